@@ -1,0 +1,5 @@
+import sys
+
+from realmgate.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``realmgate`` command. One module per command group; ``main`` wires them."""

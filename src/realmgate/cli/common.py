@@ -1,0 +1,76 @@
+"""Helpers shared by the command modules: where the configuration comes from, reading inputs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from realmgate.configmodel import Config
+from realmgate.errors import UsageError
+
+DEFAULT_CONFIG = "realmgate.toml"
+
+
+def default_config_path() -> str:
+    return os.environ.get("REALMGATE_CONFIG") or DEFAULT_CONFIG
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        "-c",
+        default=None,
+        metavar="FILE",
+        help=f"configuration file (default: $REALMGATE_CONFIG or ./{DEFAULT_CONFIG})",
+    )
+
+
+def config_path_from_args(args: argparse.Namespace) -> str:
+    return str(getattr(args, "config", None) or default_config_path())
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Load the configuration named by ``--config``; raises ConfigError with every problem."""
+    from realmgate.config import load_config
+
+    return load_config(config_path_from_args(args))
+
+
+def read_secret_input(spec: str, what: str) -> bytes:
+    """Read a value given as ``-`` (stdin), ``env:NAME`` or a file path.
+
+    Secrets never need to be on disk: ``-`` and ``env:`` exist for that.
+    """
+    if spec == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise UsageError("RG0002E", what=what, source="standard input", detail="it is empty")
+        return data
+    if spec.startswith("env:"):
+        name = spec[4:]
+        value = os.environ.get(name)
+        if not value:
+            raise UsageError(
+                "RG0002E", what=what, source=f"environment variable {name}", detail="not set"
+            )
+        return value.encode()
+    path = Path(spec)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError("RG0002E", what=what, source=str(path), detail=exc.strerror) from None
+
+
+def read_token_argument(value: str | None) -> str:
+    """A token from ``--token T``, ``--token -`` (stdin) or, when omitted, stdin."""
+    if value is None or value == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("RG0001E", detail="no token: pass --token TOKEN or pipe it on stdin")
+        text = sys.stdin.read()
+    elif value.startswith("env:"):
+        text = read_secret_input(value, "the token").decode(errors="replace")
+    else:
+        text = value
+    return text.strip()

@@ -1,0 +1,1 @@
+"""Key material and key sources (trust stores, shared secrets, JWKS, discovery)."""
