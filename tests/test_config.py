@@ -575,6 +575,40 @@ def test_rg6013e_use_issuer_twice(tmp_path: Path) -> None:
     assert "definitions 'a', 'b' share issuer 'https://i'" in problem_texts(path)[0]
 
 
+def test_rg6013e_allow_issuer_selection_also_claims_the_issuer(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        [[client]]
+        id = "a"
+        issuers = ["https://i"]
+        algorithms = ["RS256"]
+        jwks_uri = "https://i/jwks"
+        use_issuer = true
+        [[client]]
+        id = "b"
+        issuers = ["https://i"]
+        algorithms = ["RS256"]
+        jwks_uri = "https://i/jwks"
+        allow_issuer_selection = true
+    """,
+    )
+    assert [p[0] for p in refused(path)] == ["RG6013E"]
+
+
+def test_discovery_allow_entries_are_validated(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        [discovery]
+        allow = ["https://idp.example.com", "ftp://x", "*.example.org", "not a host"]  # L-allow
+    """,
+    )
+    problems = refused(path)
+    assert [p[0] for p in problems] == ["RG6004E", "RG6004E"]
+    assert {p[2] for p in problems} == {marker_line(path, "L-allow")}
+
+
 def test_rg6014e_exclusive_settings(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -33,6 +33,7 @@ from realmgate.configmodel import (
 from realmgate.configvalues import Locate, Problems, Source, TableReader
 from realmgate.errors import ConfigError, RealmgateError
 from realmgate.filters import canonical_match, compile_condition
+from realmgate.keys.discovery import allow_entry_problem
 from realmgate.keys.material import ALL_ALGS
 
 ARRAY_TABLES = ("client", "auth_filter", "issuer")
@@ -264,7 +265,8 @@ class _Loader:
             ref = data.get("auth_filter")
             if isinstance(ref, str) and ref not in filter_ids:
                 reader.problem("RG6010E", "auth_filter", table=reader.label, ref=ref)
-            if data.get("use_issuer") is True:
+            # allow_issuer_selection forces use_issuer on, so it claims the issuer too.
+            if data.get("use_issuer") is True or data.get("allow_issuer_selection") is True:
                 for issuer in _issuer_list(data.get("issuers")):
                     use_issuer.setdefault(issuer, []).append(
                         (str(data.get("id")), source, span.line_of("use_issuer"))
@@ -343,6 +345,10 @@ class _Loader:
         limits = Limits(**sizes)
         discovery = reader("discovery")
         allow = () if discovery.data.get("allow") == [] else discovery.strings("allow") or ()
+        for entry in allow:
+            problem = allow_entry_problem(entry)
+            if problem is not None:
+                discovery.bad("allow", problem)
         spec = reader("trace").string("spec", "*=info") or "*=info"
         return settings, limits, allow, spec
 
