@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from hypothesis import settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -97,3 +98,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
 def no_env_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("REALMGATE_CONFIG", raising=False)
     yield
+
+
+# Hypothesis: `--hypothesis-profile=long` runs the property tests (tests/test_fuzz_properties.py)
+# with many more examples than the default run, which is sized to finish in seconds.
+settings.register_profile("long", max_examples=20_000, deadline=None)

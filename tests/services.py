@@ -204,7 +204,19 @@ def redis_running() -> bool:
     return result.stdout.strip() == "PONG"
 
 
+STOPPED_MARKER = Path("/tmp/realmgate-test-redis-stopped")
+"""Present while a test has Redis stopped: a run interrupted then (a kill, a power cut)
+leaves it, and the next run restarts Redis (``restore_redis``) — but never starts a Redis
+that a test did not stop."""
+
+
+def restore_redis() -> None:
+    if STOPPED_MARKER.exists():
+        start_redis()
+
+
 def stop_redis() -> None:
+    STOPPED_MARKER.touch()
     subprocess.run(
         ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"],
         capture_output=True,
@@ -220,6 +232,7 @@ def stop_redis() -> None:
 def start_redis() -> None:
     """Start Redis as the machine runs it (idempotent); wait until it answers."""
     if redis_running():
+        STOPPED_MARKER.unlink(missing_ok=True)
         return
     Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
     Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
@@ -229,6 +242,7 @@ def start_redis() -> None:
         if time.monotonic() > deadline:
             raise AssertionError("Redis did not start")
         time.sleep(0.05)
+    STOPPED_MARKER.unlink(missing_ok=True)
 
 
 # -- a registry on either backend ----------------------------------------------------------

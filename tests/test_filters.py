@@ -6,13 +6,8 @@ import pytest
 
 from realmgate.configmodel import AuthFilterSpec, FilterCondition, Location
 from realmgate.errors import RealmgateError
-from realmgate.filters import (
-    CompiledFilter,
-    canonical_match,
-    compile_filter,
-    cookie_value,
-    parse_address_pattern,
-)
+from realmgate.filters import CompiledFilter, canonical_match, compile_filter, cookie_value
+from realmgate.ipmatch import parse_address_pattern
 from realmgate.request import RequestInfo
 
 

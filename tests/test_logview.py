@@ -19,18 +19,10 @@ import pytest
 
 from realmgate import logview
 from realmgate.cli import logview_cmd
+from realmgate.ebcdic import CP1047_DECODING_TABLE, decode_record, detect_encoding
 from realmgate.errors import UsageError
-from realmgate.logview import (
-    CP1047_DECODING_TABLE,
-    ViewOptions,
-    decode_record,
-    detect_encoding,
-    flow_line,
-    follow,
-    render_record,
-    text_width,
-    view,
-)
+from realmgate.logrender import flow_line, render_record, text_width
+from realmgate.logview import ViewOptions, follow, view
 
 # The characters where the EBCDIC code pages differ, and brackets (which decide detection).
 SPECIAL = "[x] ^ ¬ Ý ¨ ¯ ´ ¢ | !"

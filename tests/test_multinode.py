@@ -92,7 +92,7 @@ def cluster(
     directory = tmp_path_factory.mktemp("multinode")
     with contextlib.ExitStack() as stack:
         stack.enter_context(services.exclusive_services())
-        services.start_redis()  # in case an earlier run was interrupted while it was down
+        services.restore_redis()  # in case an earlier run was killed while Redis was down
         services.redis_client()
         url = stack.enter_context(services.pg_schema())
         prefix = stack.enter_context(services.redis_prefix())

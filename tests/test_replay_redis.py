@@ -5,6 +5,7 @@ per retry interval; one log line per outage), the [replay] table, and readiness.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from realmgate.config import load_config
-from realmgate.errors import ConfigError
+from realmgate.errors import ConfigError, RealmgateError
 from realmgate.verifier import Verifier
 from tests import services
 from tests.conftest import Setup
@@ -226,3 +227,15 @@ def test_readiness_entry(setup: Setup, prefix: str, stores: list, dead_url: str)
     allowing = replay_check(down, allowing_config)
     assert allowing is not None and allowing["ok"] is True and allowing["status"] == "degraded"
     assert replay_check(object(), config) is None
+
+
+def test_replay_url_without_the_redis_package(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = services.write_config(setup.dir, '[replay]\nurl = "redis://:pw-Kx9@127.0.0.1/0"\n')
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if the extra were not installed
+    with pytest.raises(RealmgateError) as excinfo:
+        open_replay_store(load_config(path))
+    assert excinfo.value.message_id == "RG8514E"
+    assert "pip install 'realmgate[redis]'" in excinfo.value.text
+    assert "pw-Kx9" not in excinfo.value.text

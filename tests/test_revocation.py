@@ -247,3 +247,16 @@ def test_registry_migrate_sqlite(cli: Callable[..., CliResult], tmp_path: Path) 
     raw.close()
     done = cli("registry", "migrate", "--registry", str(path))
     assert done.code == 0 and "schema migrated from version 1 to 2" in done.out
+
+
+def test_checker_generation_moves_with_a_revocation(factory: Factory) -> None:
+    """The verified-token cache keeps the generation with each entry: a revocation must
+    move it, or a revoked token would keep being answered from the cache."""
+    from realmgate.revocation import RevocationChecker
+
+    registry = factory()
+    checker = RevocationChecker(registry, refresh_interval=0)
+    start = checker.generation()
+    registry.revoke(Revocation("jti", "j"))
+    assert _eventually(lambda: checker.generation() != start)
+    assert checker.find("iss", jti="j") is not None and len(checker) == 1

@@ -8,12 +8,23 @@ distinct tokens with one signature, which defeats replay and token caches keyed 
 The work runs in C: one ``bytes.translate`` maps ``-_`` to ``+/`` and every byte outside the
 base64url alphabet (including ``+``, ``/`` and ``=``) to ``*``, which the strict mode of
 ``binascii.a2b_base64`` then refuses; only the explanation of a refusal is built in Python.
-``jws.parse_compact`` inlines :func:`b64url_decode_ascii` using the constants below.
+``jws.parse_compact`` decodes with :func:`decode_segment`: with ``pybase64`` installed it
+runs a SIMD decoder after three C-speed ``in`` tests that refuse what that decoder would
+also accept (``+``, ``/``, ``=``), which measured 0.47 µs against 1.47 µs for
+translate + ``a2b_base64`` on a 450-byte claims segment (2-core EPYC, 2026-11-23). Both
+paths accept exactly the same strings (``tests/test_differential_joserfc.py`` compares them).
 """
 
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
+
+_simd_decode: Callable[[bytes, bytes, bool], bytes] | None
+try:
+    from pybase64 import b64decode as _simd_decode
+except ImportError:  # pragma: no cover - exercised where pybase64 is absent
+    _simd_decode = None
 
 __all__ = [
     "CANONICAL_LAST",
@@ -23,6 +34,7 @@ __all__ = [
     "b64url_decode",
     "b64url_decode_ascii",
     "b64url_encode",
+    "decode_segment",
     "describe_b64_error",
 ]
 
@@ -71,6 +83,33 @@ def b64url_decode_ascii(raw: bytes) -> bytes:
     elif not raw:
         return b""
     raise B64Error(describe_b64_error(raw.decode("ascii", "replace")))
+
+
+def _decode_segment_binascii(part: bytes) -> bytes:
+    tail = len(part) & 3
+    if part[-1] not in CANONICAL_LAST[tail]:
+        raise ValueError("non-canonical final character")
+    return binascii.a2b_base64(part.translate(DECODE_TABLE) + PADDING[tail], strict_mode=True)
+
+
+def _decode_segment_simd(part: bytes) -> bytes:
+    tail = len(part) & 3
+    # pybase64 with altchars "-_" also takes "+" and "/", and ignores non-zero unused bits:
+    # those, and any "=", are refused here so that one byte string has one encoding. The
+    # needles are ints (memchr, 0.03 µs): a one-byte bytes needle first fails an int
+    # conversion inside CPython and costs 0.2 µs each.
+    if part[-1] not in CANONICAL_LAST[tail] or 43 in part or 47 in part or 61 in part:
+        raise ValueError("not canonical base64url")
+    assert _simd_decode is not None
+    return _simd_decode(part + PADDING[tail], b"-_", True)
+
+
+decode_segment: Callable[[bytes], bytes] = (
+    _decode_segment_binascii if _simd_decode is None else _decode_segment_simd
+)
+"""Decode one strict base64url segment (ASCII bytes). Raises ``ValueError`` for anything
+:func:`b64url_decode_ascii` refuses, ``IndexError`` for an empty segment; the caller explains
+a refusal with :func:`describe_b64_error`."""
 
 
 def b64url_encode(data: bytes) -> str:

@@ -57,7 +57,9 @@ class LineMap:
 
     def children(self, parent: TableSpan, name: str) -> list[TableSpan]:
         """The ``[[parent.name]]`` occurrences that belong to this ``parent`` occurrence."""
-        start = self.spans.index(parent)
+        if not any(span is parent for span in self.spans):
+            return []  # a stand-in span (the scanner lost its place): callers fall back
+        start = next(i for i, span in enumerate(self.spans) if span is parent)
         found: list[TableSpan] = []
         for span in self.spans[start + 1 :]:
             if span.path == parent.path:
@@ -70,7 +72,9 @@ class LineMap:
         current = self.spans[0]
         depth = 0
         string_end: str | None = None
-        for number, line in enumerate(text.splitlines(), start=1):
+        # TOML ends lines with LF (or CRLF) only; str.splitlines() would also split at
+        # U+0085, U+2028, VT, FF… inside a string value and lose count of lines and tables.
+        for number, line in enumerate(text.split("\n"), start=1):
             pos = 0
             if string_end is not None:
                 close = line.find(string_end)

@@ -1,27 +1,37 @@
-"""The outcome of verifying one token: who it is, or exactly why not."""
+"""The outcome of verifying one token: who it is, or exactly why not.
+
+A :class:`Decision` is an immutable named tuple rather than a frozen dataclass: the
+verifier builds one per token, and a frozen dataclass's ``__init__`` (one
+``object.__setattr__`` per field) measured 2.24 µs against 0.21 µs for the tuple built in C
+(2-core benchmark machine, 2026-11-23) — a tenth of the whole budget above the RS256 floor.
+Its trace is kept as the verifier recorded it and turned into :class:`TraceStep` objects on
+first read of :attr:`Decision.trace`. The verified-token cache hands the same Decision to
+every hit, so nothing in it may change: :attr:`Decision.claims` is a read-only view of the
+claims (``claim_set`` holds them; read it only if you will not change it).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from realmgate.messages import CATALOGUE
-from realmgate.trace import TraceStep
+from realmgate.registry.base import MappingRule
+from realmgate.trace import Trace, TraceStep
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     accepted: bool
     client_id: str | None = None
     issuer: str | None = None
     subject: str | None = None
     realm: str | None = None
     local_user: str | None = None
-    claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    claim_set: Mapping[str, Any] = _EMPTY
+    """The claims as parsed (shared with cache hits: use :attr:`claims`)."""
     key_id: str | None = None
     algorithm: str | None = None
     message_id: str | None = None
@@ -33,13 +43,33 @@ class Decision:
     realm_source: str | None = None
     """Where the realm came from: ``definition``, ``claim:<name>``, ``iss``, or ``registry``
     (map_to_registry_user)."""
-    mapping_rule: str | None = None
-    """The registry filter that matched, e.g. ``user='ADCDC' realm='*'``."""
+    rule: MappingRule | None = None
+    """The registry rule that mapped the token (see :attr:`mapping_rule`)."""
     token_hash: str | None = None
     """Short hash of the token for logs; the token itself is never kept."""
     expires_at: float | None = None
-    trace: tuple[TraceStep, ...] = ()
+    recorded: Trace | tuple[TraceStep, ...] = ()
+    """The trace as recorded (read :attr:`trace` for the steps)."""
     from_cache: bool = False
+    """True when the verified-token cache answered (see ``realmgate.tokencache``)."""
+
+    @property
+    def mapping_rule(self) -> str | None:
+        """The registry filter that matched, e.g. ``user='ADCDC' realm='*'``."""
+        return None if self.rule is None else self.rule.filter_text()
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """The token's claims, read-only."""
+        return MappingProxyType(
+            dict(self.claim_set) if type(self.claim_set) is not dict else self.claim_set
+        )
+
+    @property
+    def trace(self) -> tuple[TraceStep, ...]:
+        """Every step with its inputs (materialised on first read)."""
+        recorded = self.recorded
+        return recorded.steps() if isinstance(recorded, Trace) else recorded
 
     def to_dict(self, *, include_trace: bool = True, include_claims: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -58,12 +88,13 @@ class Decision:
             "mapping_rule": self.mapping_rule,
             "token_hash": self.token_hash,
             "expires_at": self.expires_at,
+            "from_cache": self.from_cache,
         }
         if self.message_id and self.message_id in CATALOGUE:
             out["explanation"] = CATALOGUE[self.message_id].explanation
             out["action"] = CATALOGUE[self.message_id].action
         if include_claims:
-            out["claims"] = dict(self.claims)
+            out["claims"] = dict(self.claim_set)
         if include_trace:
             out["trace"] = [step.to_dict() for step in self.trace]
         return out

@@ -107,7 +107,7 @@ def loads_object(data: bytes, segment: str) -> dict[str, Any]:
         if type(value) is dict and data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
             dumped = _fast_dumps(value)
             if dumped == data or (
-                (b"\\" not in data or b"\\u003" not in data)
+                (92 not in data or b"\\u003" not in data)  # 92: "\\" (an int needle is memchr)
                 and data.count(b":") == dumped.count(b":")
             ):
                 return value

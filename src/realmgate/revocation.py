@@ -115,6 +115,15 @@ class RevocationChecker:
             raise self._failure
         return self._index
 
+    def generation(self) -> int | None:
+        """The generation of the list as :meth:`find` sees it now (refreshed the same way;
+        RG5002E if unreadable). The verified-token cache (issue 5) keeps it with each entry
+        and stops serving the entry once it moves, so a revocation also stops cache hits."""
+        if not self._supported:
+            return 0
+        self._current()
+        return self._generation
+
     def find(
         self, issuer: str, *, jti: Any = None, subject: Any = None, kid: Any = None
     ) -> Revocation | None:
@@ -184,9 +193,11 @@ def check_revocation(
     user_claim: str,
     kid: str | None,
     trace: Trace,
+    checker: RevocationChecker | None = None,
 ) -> None:
-    """Raise RG8510E if the token is revoked (RG5002E if the list cannot be read)."""
-    entry = checker_for(registry).find(
+    """Raise RG8510E if the token is revoked (RG5002E if the list cannot be read).
+    ``checker``: the registry's (``checker_for(registry)``), when the caller keeps it."""
+    entry = (checker if checker is not None else checker_for(registry)).find(
         issuer, jti=claims.get("jti"), subject=claims.get(user_claim), kid=kid
     )
     if entry is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from realmgate.configmodel import ClientDefinition, Config
 from realmgate.filters import CompiledFilter, compile_filter
@@ -17,6 +18,9 @@ from realmgate.keys.jwk import secret_key
 from realmgate.keys.material import HMAC_ALGS
 from realmgate.keys.source import KeySource, StaticKeySource
 from realmgate.select import Selector
+
+if TYPE_CHECKING:
+    from realmgate.compiled import DefinitionPlan
 
 _generations = itertools.count(1)
 
@@ -30,6 +34,9 @@ class Snapshot:
     """Definition id → why it has no key source (reported as RG3007E when used)."""
     generation: int = 0
     """Changes with every snapshot; caches keyed on it die with it."""
+    plans: dict[str, DefinitionPlan] = field(default_factory=dict, init=False, repr=False)
+    """Definition id → its compiled plan (``realmgate.compiled``), made on first use. Not
+    copied by ``dataclasses.replace``: a derived view compiles its own."""
 
 
 def static_source(definition: ClientDefinition) -> KeySource | None:

@@ -8,7 +8,8 @@ Examples::
     realmgate logview trace.log --follow           # the last 10, then new ones (Ctrl-C stops)
     realmgate logview messages.log --encoding cp1047 --width 72
 
-See :mod:`realmgate.logview` for how records, encodings and following work.
+See :mod:`realmgate.logview` for how records and following work, :mod:`realmgate.ebcdic`
+for encodings and :mod:`realmgate.logrender` for flowing.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import stat
 import sys
 from typing import Any
 
+from realmgate.ebcdic import ENCODINGS
 from realmgate.errors import UsageError
-from realmgate.logview import ENCODINGS, MIN_WIDTH, ViewOptions, follow, view
+from realmgate.logview import MIN_WIDTH, ViewOptions, follow, view
 
 DEFAULT_FOLLOW_LINES = 10
 

@@ -98,7 +98,7 @@ def _open(args: argparse.Namespace, *, create: bool) -> IdentityRegistry:
             raise UsageError("RG0001E", detail="give --registry or --config, not both")
         return SQLiteRegistry(args.registry, create=create)
     config = config_from_args(args)
-    return open_registry(config.registry, Path(config.path).parent)
+    return open_registry(config.registry, Path(config.path).parent, create=create)
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ def open_from_args(args: argparse.Namespace, *, create: bool) -> IdentityRegistr
 
         return SQLiteRegistry(registry, create=create)
     config = config_from_args(args)
-    return open_registry(config.registry, Path(config.path).parent, listen=False)
+    return open_registry(config.registry, Path(config.path).parent, listen=False, create=create)
 
 
 def describe(registry: IdentityRegistry) -> str:

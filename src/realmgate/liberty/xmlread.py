@@ -23,8 +23,8 @@ import xml.parsers.expat as expat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from realmgate.ebcdic import register_cp1047
 from realmgate.errors import RealmgateError
-from realmgate.logview import register_cp1047
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64

@@ -67,12 +67,14 @@ def _open_postgres(url: str, *, listen: bool) -> IdentityRegistry:
 
 
 def open_registry(
-    settings: RegistrySettings, base_dir: Path, *, listen: bool = True
+    settings: RegistrySettings, base_dir: Path, *, listen: bool = True, create: bool = True
 ) -> IdentityRegistry:
     """Open the registry the settings describe. Relative paths are relative to ``base_dir``
     (the configuration file's directory), so a configuration works from any working
     directory. ``listen``: a PostgreSQL registry follows other nodes' changes with a
-    listener thread; one-shot commands pass False and ask the database instead."""
+    listener thread; one-shot commands pass False and ask the database instead.
+    ``create=False`` (read-only commands): a missing SQLite file is RG5002E, not a new empty
+    registry."""
     if settings.path and settings.url:
         raise RegistryError(
             "RG5002E", detail="the registry settings give both path and url; keep one"
@@ -95,4 +97,4 @@ def open_registry(
     path = Path(location).expanduser()
     if not path.is_absolute():
         path = base_dir / path
-    return SQLiteRegistry(path)
+    return SQLiteRegistry(path, create=create)

@@ -14,6 +14,7 @@ one consistent view.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -109,6 +110,7 @@ class SQLiteRegistry:
         """(version before, version after) of the schema when this handle opened the file."""
         self._conn: sqlite3.Connection | None = None
         self._conn = self._open(timeout, create)
+        self._file_id = self._identity()
 
     @property
     def path(self) -> Path:
@@ -313,9 +315,30 @@ class SQLiteRegistry:
             ).fetchall()
         return [_revocation_from_row(row) for row in rows]
 
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self) -> None:
+        """RG5002E if the file was deleted or replaced since it was opened. The connection
+        would go on reading the old (unlinked) file for ever while every change made with
+        ``realmgate map`` lands in the new one, so a removed mapping would keep working."""
+        now = self._identity()
+        if now == self._file_id:
+            return
+        if now is None:
+            detail = "the file was deleted while in use; restore it, then restart realmgate"
+        else:
+            detail = "the file was replaced after it was opened; restart realmgate to use it"
+        raise self._unavailable(detail)
+
     def generation(self) -> int:
         # data_version changes only when another connection (or process) commits; our own
         # commits update _counter directly. So the common case is one PRAGMA, no table read.
+        self._check_file()
         with self._reading("reading the change counter") as conn:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if version != self._data_version:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from realmgate.messages import render
 from realmgate.server.api import verify_api
-from realmgate.server.forwardauth import forward_auth
+from realmgate.server.forwardauth import forward_auth_encoded
 from realmgate.server.health import readiness, source_stats
 from realmgate.server.httpio import (
     HttpError,
@@ -139,10 +139,9 @@ class RealmgateApp:
 
     # -- endpoints -------------------------------------------------------------------------
     async def _auth(self, request: HttpRequest, send: Send) -> int:
-        result = await forward_auth(request, self.service)
-        body = b"" if request.method == "HEAD" else result.body.encode("utf-8")
-        await respond(send, result.status, body, header_list(result.headers))
-        return result.status
+        status, body, headers = await forward_auth_encoded(request, self.service)
+        await respond(send, status, b"" if request.method == "HEAD" else body, headers)
+        return status
 
     async def _verify(self, request: HttpRequest, send: Send) -> int:
         await respond_json(send, 200, await verify_api(request, self.service))

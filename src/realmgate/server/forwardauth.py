@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from realmgate.decision import Decision
 from realmgate.request import RequestInfo
-from realmgate.server.httpio import HttpRequest
+from realmgate.server.httpio import Headers, HttpRequest, header_list
 from realmgate.server.outcome import Answer, answer
 from realmgate.server.proxies import original_request
 from realmgate.server.service import Service
@@ -46,3 +47,30 @@ async def forward_auth(request: HttpRequest, service: Service) -> Answer:
     info = request_info(request, service)
     decision = await service.decide(info, endpoint="auth")
     return answer(decision, service.state.settings.server.error_detail)
+
+
+Encoded = tuple[int, bytes, Headers]
+_encoded: dict[int, tuple[Decision, str, Encoded]] = {}
+_ENCODED_MAX = 4096
+
+
+async def forward_auth_encoded(request: HttpRequest, service: Service) -> Encoded:
+    """:func:`forward_auth` as (status, body, ASGI headers). A verified-token cache hit
+    returns the same Decision object every time, so its encoded answer is kept (by
+    identity, at most 4096): building the 200 answer and its headers was 6 µs of the
+    17.4 µs of a cached /auth request in-process (11.0 µs with this; issue 5, benchmark
+    machine, 2026-11-23)."""
+    info = request_info(request, service)
+    decision = await service.decide(info, endpoint="auth")
+    detail = service.state.settings.server.error_detail
+    if decision.from_cache:
+        kept = _encoded.get(id(decision))
+        if kept is not None and kept[0] is decision and kept[1] == detail:
+            return kept[2]
+    result = answer(decision, detail)
+    encoded = (result.status, result.body.encode("utf-8"), header_list(result.headers))
+    if decision.from_cache:
+        if len(_encoded) >= _ENCODED_MAX:
+            _encoded.clear()
+        _encoded[id(decision)] = (decision, detail, encoded)
+    return encoded

@@ -58,7 +58,7 @@ def _uvicorn_config(app: object, service: Service, **where: object) -> uvicorn.C
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=_guarded(service) if _has("httptools") else "h11",
         lifespan="on",
         log_config=None,
         access_log=settings.access_log,
@@ -68,6 +68,17 @@ def _uvicorn_config(app: object, service: Service, **where: object) -> uvicorn.C
         server_header=False,
         **where,  # type: ignore[arg-type]
     )
+
+
+def _guarded(service: Service) -> type[asyncio.Protocol]:
+    """httptools with a bounded, timed request head (see realmgate.server.headguard)."""
+    from realmgate.server.headguard import guarded_protocol
+
+    def limits() -> tuple[int, float]:
+        state = service.state
+        return state.config.limits.max_header_bytes, state.settings.server.request_timeout
+
+    return guarded_protocol(limits)
 
 
 def _has(module: str) -> bool:

@@ -145,6 +145,15 @@ class Service:
         """Load and check everything; only the final verifier swap has an effect, and it
         happens after every other check passed."""
         config = _load(self.config_path)
+        if old.config.clients and not config.clients:
+            # An empty, comment-only or truncated file can load as a valid configuration that
+            # refuses every token: never swap that in under traffic.
+            raise RealmgateError(
+                "RG6001E",
+                file=self.config_path,
+                detail="it now defines no [[client]] (an empty or truncated file?); a reload "
+                "never removes every definition, restart realmgate to do that",
+            )
         settings = surface_settings(config)
         publisher = Publisher(config)
         verifier = old.verifier
