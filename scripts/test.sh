@@ -18,8 +18,8 @@ if [ -x scripts/system-deps.sh ]; then
 fi
 
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks examples
-.venv/bin/ruff format --check src tests benchmarks examples
+.venv/bin/ruff check src tests benchmarks examples fuzz
+.venv/bin/ruff format --check src tests benchmarks examples fuzz
 echo "== mypy --strict src"
 .venv/bin/mypy --strict src
 echo "== pytest"

@@ -13,9 +13,9 @@ from typing import Any
 import jwt  # PyJWT: the exact call from the seed blog post
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from realmgate.keys.signing import load_signing_key
 
 from realmgate.builder import TokenBuilder
+from realmgate.keys.signing import load_signing_key
 from tests.conftest import CliResult, Setup, pem_private
 
 BASE_CONFIG = """
