@@ -9,6 +9,7 @@ from pathlib import Path
 
 from realmgate.configmodel import Config
 from realmgate.errors import UsageError
+from realmgate.request import RequestInfo
 
 DEFAULT_CONFIG = "realmgate.toml"
 
@@ -74,3 +75,34 @@ def read_token_argument(value: str | None) -> str:
     else:
         text = value
     return text.strip()
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """The token and the request the auth filters see, for verify/explain/liberty check."""
+    parser.add_argument("--token", "-t", help="the token, '-' for stdin, or env:NAME")
+    parser.add_argument("--remote-addr", help="client address the auth filters see")
+    parser.add_argument("--url", help="full request URL the auth filters see")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument(
+        "--header",
+        "-H",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable); the token may come from one",
+    )
+
+
+def request_from_args(args: argparse.Namespace) -> RequestInfo | None:
+    """The request described by ``add_request_arguments``; None when nothing was given."""
+    headers: list[tuple[str, str]] = []
+    for item in args.header:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageError("RG0001E", detail=f"--header {item[:40]!r} is not 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    if not headers and args.remote_addr is None and args.url is None:
+        return None
+    return RequestInfo.build(
+        headers, remote_addr=args.remote_addr, url=args.url, method=args.method
+    )

@@ -23,9 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from realmgate.cli.common import read_token_argument
+from realmgate.cli.common import add_request_arguments, read_token_argument, request_from_args
 from realmgate.errors import RealmgateError, UsageError
-from realmgate.request import RequestInfo
 
 
 def register(subparsers: Any) -> None:
@@ -62,18 +61,7 @@ def register(subparsers: Any) -> None:
         "with it. Exit 0 accepted, 1 refused, 2 configuration problem.",
     )
     chk.add_argument("server_xml", metavar="SERVER_XML")
-    chk.add_argument("--token", "-t", help="the token, '-' for stdin, or env:NAME")
-    chk.add_argument("--remote-addr", help="client address the auth filters see")
-    chk.add_argument("--url", help="full request URL the auth filters see")
-    chk.add_argument("--method", default="GET")
-    chk.add_argument(
-        "--header",
-        "-H",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="a request header (repeatable); the token may come from one",
-    )
+    add_request_arguments(chk)
     chk.add_argument("--registry", metavar="PATH", help="SQLite identity registry to map with")
     chk.add_argument("--json", action="store_true", help="print the result as JSON")
     chk.add_argument("--explain", action="store_true", help="show every step of the decision")
@@ -178,25 +166,11 @@ def _write_atomically(path: Path, text: str) -> None:
         raise UsageError("RG0001E", detail=f"cannot write {path}: {exc.strerror}") from None
 
 
-def _request(args: argparse.Namespace) -> RequestInfo | None:
-    headers: list[tuple[str, str]] = []
-    for item in args.header:
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip():
-            raise UsageError("RG0001E", detail=f"--header {item[:40]!r} is not 'Name: value'")
-        headers.append((name.strip(), value.strip()))
-    if not headers and args.remote_addr is None and args.url is None:
-        return None
-    return RequestInfo.build(
-        headers, remote_addr=args.remote_addr, url=args.url, method=args.method
-    )
-
-
 def _check(args: argparse.Namespace) -> int:
     from realmgate.liberty.check import check_token
 
     variables, keystores = _sources(args)
-    request = _request(args)
+    request = request_from_args(args)
     if args.trace is not None:
         from realmgate.logformat import configure_logging
 

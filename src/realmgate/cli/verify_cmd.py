@@ -7,11 +7,16 @@ import json
 import sys
 from typing import Any
 
-from realmgate.cli.common import add_config_argument, config_from_args, read_token_argument
+from realmgate.cli.common import (
+    add_config_argument,
+    add_request_arguments,
+    config_from_args,
+    read_token_argument,
+    request_from_args,
+)
 from realmgate.decision import Decision
 from realmgate.errors import UsageError
 from realmgate.messages import CATALOGUE
-from realmgate.request import RequestInfo
 
 
 def register(sub: Any) -> None:
@@ -42,18 +47,7 @@ def register(sub: Any) -> None:
 
 
 def _add_request_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", "-t", help="the token, '-' for stdin, or env:NAME")
-    parser.add_argument("--remote-addr", help="client address the auth filters see")
-    parser.add_argument("--url", help="full request URL the auth filters see")
-    parser.add_argument("--method", default="GET")
-    parser.add_argument(
-        "--header",
-        "-H",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="a request header (repeatable); the token may come from one",
-    )
+    add_request_arguments(parser)
     parser.add_argument("--default-issuer", help="issuer to assume when the token has no iss")
     parser.add_argument(
         "--mode",
@@ -71,25 +65,11 @@ def _add_request_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _request_from(args: argparse.Namespace) -> RequestInfo | None:
-    headers: list[tuple[str, str]] = []
-    for item in args.header:
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip():
-            raise UsageError("RG0001E", detail=f"--header {item[:40]!r} is not 'Name: value'")
-        headers.append((name.strip(), value.strip()))
-    if not headers and args.remote_addr is None and args.url is None:
-        return None
-    return RequestInfo.build(
-        headers, remote_addr=args.remote_addr, url=args.url, method=args.method
-    )
-
-
 def _decide(args: argparse.Namespace, explain: bool) -> tuple[str | None, Decision]:
     from realmgate.verifier import Verifier
 
     config = config_from_args(args)
-    request = _request_from(args)
+    request = request_from_args(args)
     verifier = Verifier(config)
     if args.discovery_url is not None and args.mode != "discovery":
         raise UsageError("RG0001E", detail="--discovery-url needs --mode discovery")
