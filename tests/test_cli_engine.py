@@ -397,3 +397,21 @@ def test_usage_errors_are_messages(cli: Run, tmp_path: Path) -> None:
     assert cli("verify", "--bogus").code == 2
     bad_alg = cli("token", "create", "--key", "x", "--alg", "none", "--iss", "x", "--sub", "y")
     assert bad_alg.code == 2 and "RG0001E" in bad_alg.err
+
+
+def test_trace_option_logs_decisions_without_the_token(
+    seeded: Setup, cli: Run, rsa_key: Any
+) -> None:
+    token = blog_token(rsa_key)
+    fine = verify(
+        cli, seeded, token, "--trace", "*=info:realmgate.decision=fine", "--log-format", "json"
+    )
+    assert fine.code == 0, fine.err
+    records = [json.loads(line) for line in fine.err.splitlines() if line.startswith("{")]
+    assert len(records) == 1 and records[0]["local_user"] == "IBMUSER"
+    finest = verify(cli, seeded, token, "--trace", "realmgate.decision=finest")
+    assert "[jws] signature: pass" in finest.err
+    assert token not in fine.err + finest.err
+    assert token.split(".")[2] not in finest.err
+    bad = verify(cli, seeded, token, "--trace", "realmgate.keys=loud")
+    assert bad.code == 0 and "RG6201W" in bad.err

@@ -106,3 +106,26 @@ def request_from_args(args: argparse.Namespace) -> RequestInfo | None:
     return RequestInfo.build(
         headers, remote_addr=args.remote_addr, url=args.url, method=args.method
     )
+
+
+def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace",
+        metavar="SPEC",
+        help="log realmgate's steps to standard error, Liberty trace syntax "
+        "(e.g. '*=info:realmgate.keys=fine:realmgate.select=finest'); overrides [trace] spec",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+def apply_trace_arguments(args: argparse.Namespace, config_spec: str | None = None) -> None:
+    """Configure logging from ``--trace`` (else the configuration's spec, if given) and
+    report bad clauses, which are skipped rather than fatal (as Liberty does)."""
+    spec = getattr(args, "trace", None) or config_spec
+    if spec is None:
+        return
+    from realmgate.logformat import configure_logging
+
+    applied = configure_logging(spec, getattr(args, "log_format", "text"), sys.stderr)
+    for problem in applied.problems:
+        print(problem.text, file=sys.stderr)

@@ -23,7 +23,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from realmgate.cli.common import add_request_arguments, read_token_argument, request_from_args
+from realmgate.cli.common import (
+    add_request_arguments,
+    add_trace_arguments,
+    apply_trace_arguments,
+    read_token_argument,
+    request_from_args,
+)
 from realmgate.errors import RealmgateError, UsageError
 
 
@@ -66,13 +72,7 @@ def register(subparsers: Any) -> None:
     chk.add_argument("--json", action="store_true", help="print the result as JSON")
     chk.add_argument("--explain", action="store_true", help="show every step of the decision")
     chk.add_argument("--show-toml", action="store_true", help="print the imported TOML too")
-    chk.add_argument(
-        "--trace",
-        metavar="SPEC",
-        help="log realmgate's steps to standard error, Liberty trace syntax "
-        "(e.g. '*=info:realmgate.keys=finest')",
-    )
-    chk.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_trace_arguments(chk)
     _add_source_arguments(chk)
     chk.set_defaults(func=_check)
     liberty.set_defaults(func=lambda args: _usage(liberty))
@@ -171,12 +171,7 @@ def _check(args: argparse.Namespace) -> int:
 
     variables, keystores = _sources(args)
     request = request_from_args(args)
-    if args.trace is not None:
-        from realmgate.logformat import configure_logging
-
-        applied = configure_logging(args.trace, args.log_format, sys.stderr)
-        for problem in applied.problems:
-            print(problem.text, file=sys.stderr)
+    apply_trace_arguments(args)
     token = None
     if args.token is not None or request is None or not request.headers:
         token = read_token_argument(args.token)

@@ -4,9 +4,10 @@ metrics, admin) under uvicorn. See docs/server.md."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from realmgate.cli.common import add_config_argument, config_path_from_args
+from realmgate.cli.common import add_config_argument, add_trace_arguments, config_path_from_args
 from realmgate.errors import UsageError
 
 
@@ -25,9 +26,7 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes sharing the port (default 1)"
     )
-    serve.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="log line format"
-    )
+    add_trace_arguments(serve)
     serve.set_defaults(func=_serve)
 
 
@@ -42,7 +41,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("RG0001E", detail=f"--port must be 0 to 65535, got {args.port}")
     path = config_path_from_args(args)
     first = Service(path)  # loads and checks everything: a bad configuration stops here
-    configure_logging(first.state.config.trace_spec, args.log_format)
+    # --trace wins over [trace] spec at start; the admin endpoint can change it later.
+    applied = configure_logging(args.trace or first.state.config.trace_spec, args.log_format)
+    for problem in applied.problems:
+        print(problem.text, file=sys.stderr)
     settings = first.state.settings.server
     listen = Listen(args.host or settings.host, settings.port if args.port is None else args.port)
     services = iter([first])

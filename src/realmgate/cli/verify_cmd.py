@@ -10,6 +10,8 @@ from typing import Any
 from realmgate.cli.common import (
     add_config_argument,
     add_request_arguments,
+    add_trace_arguments,
+    apply_trace_arguments,
     config_from_args,
     read_token_argument,
     request_from_args,
@@ -48,6 +50,7 @@ def register(sub: Any) -> None:
 
 def _add_request_arguments(parser: argparse.ArgumentParser) -> None:
     add_request_arguments(parser)
+    add_trace_arguments(parser)
     parser.add_argument("--default-issuer", help="issuer to assume when the token has no iss")
     parser.add_argument(
         "--mode",
@@ -69,6 +72,7 @@ def _decide(args: argparse.Namespace, explain: bool) -> tuple[str | None, Decisi
     from realmgate.verifier import Verifier
 
     config = config_from_args(args)
+    apply_trace_arguments(args)
     request = request_from_args(args)
     verifier = Verifier(config)
     if args.discovery_url is not None and args.mode != "discovery":
