@@ -29,6 +29,7 @@ from realmgate.trace import Trace, TraceStep
 __all__ = [
     "MAX_KEYS_TRIED",
     "DefinitionPlan",
+    "bad_signature",
     "check_signature",
     "mapped_steps",
     "plan_for",
@@ -129,14 +130,25 @@ def check_signature(
             trace.lazy(signature_steps, alg, lookup, failed, key)
             return key
         failed += (key,)
-    trace.lazy(signature_steps, alg, lookup, failed, None)
-    shown = usable[0][0]
+    raise bad_signature(definition, parsed, lookup, failed, trace)
+
+
+def bad_signature(
+    definition: ClientDefinition,
+    parsed: ParsedJWS,
+    lookup: KeyLookup,
+    failed: tuple[VerificationKey, ...],
+    trace: Trace,
+) -> InvalidToken:
+    """RG3004E after every usable key (``failed``, in order) was tried and none verified;
+    also the fast lane's (realmgate.lane), which tried the same keys the same way."""
+    trace.lazy(signature_steps, parsed.alg, lookup, failed, None)
     tried = [k.label() for k in failed]
-    raise InvalidToken(
+    return InvalidToken(
         "RG3004E",
         client=definition.id,
-        alg=alg,
-        kid=parsed.kid or shown.label(),
+        alg=parsed.alg,
+        kid=parsed.kid or failed[0].label(),
         source=lookup.source,
         tried="" if len(tried) == 1 else f" (keys tried: {', '.join(tried)})",
     )

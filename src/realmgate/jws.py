@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -102,13 +103,12 @@ class ParsedJWS(NamedTuple):
 
 
 IGNORED_HEADERS = ("jku", "x5u", "jwk", "x5c")
-try:  # the C function behind hmac.digest, without its Python-level dispatch (0.2 µs)
-    from _hashlib import hmac_digest as _hmac_digest
-except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    _hmac_digest = hmac.digest  # type: ignore[assignment]
 
 _Header = tuple[Mapping[str, Any], str, str | None, str | None, str, tuple[str, ...]]
 _header_cache: dict[bytes, _Header] = {}
+header_cache = _header_cache
+"""Read by the fast lane (realmgate.lane), which only ever looks segments up: a header
+segment enters the cache through :func:`parse_compact` and its checks, never otherwise."""
 _new_tuple = tuple.__new__
 
 
@@ -475,11 +475,16 @@ def _prepared(alg: str, key: VerificationKey) -> Prepared | None:
 
         return ed
     if family == "HS":
-        secret, digest = key.key, f"sha{alg[2:]}"
+        # The keyed context is made once per key: each token copies it (the key's inner and
+        # outer pads already hashed) instead of keying a new one. 0.79 µs against 1.86 µs
+        # for hmac.digest on a 560-byte token (benchmark machine, 2026-12-02).
+        copy = crypto_hmac.HMAC(key.key, _SHA[int(alg[2:])]).copy
 
         def hs(message: bytes, signature: bytes) -> bool:
+            mac = copy()
+            mac.update(message)
             # hmac.compare_digest read at call time: tests observe it being used.
-            return hmac.compare_digest(_hmac_digest(secret, message, digest), signature)
+            return hmac.compare_digest(mac.finalize(), signature)
 
         return hs
     return None

@@ -82,6 +82,10 @@ class Selector:
             return None
         return definition
 
+    def quick_issuers(self) -> list[str]:
+        """The issuers :meth:`quick` can answer for without a request (the fast lane's)."""
+        return list(self._first)
+
     def among(self, iss: str, candidates: list[ClientDefinition]) -> list[ClientDefinition]:
         """The issuer's definitions that are in ``candidates`` (by identity), in file order."""
         ids = {id(c) for c in candidates}

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from realmgate.claims import check_claims, passed_steps
-from realmgate.compiled import DefinitionPlan, check_signature, mapped_steps, plan_for
+from realmgate.compiled import (
+    DefinitionPlan,
+    bad_signature,
+    check_signature,
+    mapped_steps,
+    plan_for,
+    signature_steps,
+)
 from realmgate.configmodel import ClientDefinition, Config
 from realmgate.decision import Decision
 from realmgate.errors import (
@@ -37,14 +44,15 @@ from realmgate.errors import (
     TokenRefused,
 )
 from realmgate.extract import extract_token
-from realmgate.jws import ParsedJWS, parse_compact
+from realmgate.jws import ParsedJWS, header_cache, parse_compact
 from realmgate.keys.material import VerificationKey
+from realmgate.lane import fast_verify, lane_table
 from realmgate.mapping import IdentityMapper
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
 from realmgate.replay_redis import ReplayStoreUnavailable, ReplayUnavailable, unavailable_outcome
 from realmgate.request import RequestInfo
-from realmgate.revocation import RevocationChecker, check_revocation, checker_for, uses_registry
+from realmgate.revocation import RevocationChecker, check_revocation, checker_for
 from realmgate.snapshot import Snapshot, build_snapshot
 from realmgate.tokencache import CacheEntry, VerifiedTokenCache, make_entry, serve
 from realmgate.trace import Trace, TraceLevel, TraceStep
@@ -59,6 +67,7 @@ log_cache: dict[int, bool] = log._cache  # type: ignore[attr-defined]
 it answers "not enabled" without the Python-level method call (0.4 µs per token)."""
 
 _new = tuple.__new__
+_sha256 = hashlib.sha256
 
 
 def token_hash(token: str) -> str:
@@ -121,6 +130,7 @@ class Verifier:
             limits.verified_cache_entries, limits.verified_cache_bytes
         )
         self._revocations: RevocationChecker | None = None
+        self._lane: tuple[Snapshot | None, dict[str, tuple[Any, ...]]] = (None, {})
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -179,6 +189,10 @@ class Verifier:
                 hit = self._from_cache(token, entry, request, None, None)
                 if hit is not None:
                     return hit
+            if fast_verify is not None:
+                fast = self._fast(token, None)
+                if fast is not None:
+                    return fast
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
         return self._run(token, request, None, None, default_issuer, trace, cache=not explain)
 
@@ -199,6 +213,10 @@ class Verifier:
                 hit = self._from_cache(token, entry, request, location, None)
                 if hit is not None:
                     return hit
+            if token is not None and fast_verify is not None:
+                fast = self._fast(token, request)
+                if fast is not None:
+                    return fast
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
         ctx = _Context()
         try:
@@ -333,17 +351,20 @@ class Verifier:
             decision = self._decide(
                 snapshot, token, request, location, candidates, default_issuer, trace, ctx, cache
             )
-        except TokenRefused as exc:
-            return self._refusal(exc, ctx, trace, token)
-        except RegistryError as exc:
-            return self._refusal(exc, ctx, trace, token)
-        except Exception as exc:  # fail closed, never a traceback to the caller
-            log.exception("internal error verifying token %s", token_hash(token))
-            fault = TokenRefused("RG9001S", during="verifying a token", detail=type(exc).__name__)
-            return self._refusal(fault, ctx, trace, token, status=500)
+        except Exception as exc:
+            return self._failed(exc, ctx, trace, token)
         if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
             self._log(decision)
         return decision
+
+    def _failed(self, exc: Exception, ctx: _Context, trace: Trace, token: str) -> Decision:
+        """The refusal Decision for what a stage raised; anything unexpected fails closed
+        (RG9001S, status 500, logged with its traceback), never a traceback to the caller."""
+        if isinstance(exc, (TokenRefused, RegistryError)):
+            return self._refusal(exc, ctx, trace, token)
+        log.error("internal error verifying token %s", token_hash(token), exc_info=exc)
+        fault = TokenRefused("RG9001S", during="verifying a token", detail=type(exc).__name__)
+        return self._refusal(fault, ctx, trace, token, status=500)
 
     def _decide(
         self,
@@ -406,10 +427,103 @@ class Verifier:
             exp = check_claims(definition, claims, now, trace)
         elif level:
             records += (passed_steps, 3, definition, claims, now)
+        return self._accept(snapshot, plan, parsed, key, iss, exp, token, trace, ctx, cache)
+
+    def _fast(self, token: str, request: RequestInfo | None) -> Decision | None:
+        """The fast lane (realmgate.lane): the Decision when the C front half accepted the
+        token's signature and claims, else None (the caller runs the reference)."""
+        snapshot = self._snapshot
+        lane = self._lane
+        if lane[0] is not snapshot:
+            lane = self._lane = (snapshot, lane_table(snapshot))
+        assert fast_verify is not None  # the callers checked
+        front = fast_verify(
+            token,
+            snapshot.config.limits.max_token_bytes,
+            header_cache,
+            lane[1],
+            self._clock,
+            ParsedJWS,
+        )
+        if front is None:
+            return None
+        plan, parsed, lookup, failed, key, exp, now = front
+        definition = plan.definition
+        claims = parsed.claims
+        iss = claims["iss"]
+        trace = Trace(self.trace_level)
+        if trace.level and key is None:
+            trace.records += (_chosen_steps, 3, snapshot.selector, definition, iss)
+        elif trace.level:  # the records _decide writes for the same stages
+            trace.records += (
+                _chosen_steps,
+                3,
+                snapshot.selector,
+                definition,
+                iss,
+                signature_steps,
+                4,
+                parsed.alg,
+                lookup,
+                failed,
+                key,
+                passed_steps,
+                3,
+                definition,
+                claims,
+                now,
+            )
+        ctx = _Context()
+        try:
+            if lookup is None:  # the key lookup raised: as check_signature lets it
+                trace.add("keys", "algorithm", "pass", alg=parsed.alg)
+                raise failed
+            if key is None:  # every usable key tried, none verified: the reference's RG3004E
+                raise bad_signature(definition, parsed, lookup, failed, trace)
+            decision = self._accept(snapshot, plan, parsed, key, iss, exp, token, trace, ctx, True)
+        except Exception as exc:  # as in _run: a refusal from the later stages, or a fault
+            ctx.alg, ctx.claims, ctx.issuer, ctx.client_id = parsed.alg, claims, iss, definition.id
+            ctx.key_id = parsed.kid if key is None else parsed.kid or key.label()
+            return self._failed(exc, ctx, trace, token)
+        if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
+            self._log(decision)
+        return decision
+
+    def _accept(
+        self,
+        snapshot: Snapshot,
+        plan: DefinitionPlan,
+        parsed: ParsedJWS,
+        key: VerificationKey,
+        iss: str,
+        exp: float,
+        token: str,
+        trace: Trace,
+        ctx: _Context,
+        cache: bool,
+    ) -> Decision:
+        """The stages after a good signature and good claims, for both paths: revocation,
+        replay, mapping, the Decision (kept in the verified-token cache when it may be)."""
+        definition = plan.definition
+        claims = parsed.claims
+        level = trace.level
+        key_id = parsed.kid or key.label()
         store = cache and plan.cacheable and self.token_cache.admit(token)
-        # Read before the check: a revocation racing it leaves the cache entry stale.
-        revocation = self.revocations().generation() if store and plan.revocation else None
-        self._check_revoked(snapshot, definition, iss, claims, trace, ctx)  # issue 8
+        revocation: int | None = None
+        if plan.revocation:  # issue 8: the registry's revocation list
+            checker = self._revocations  # not "or": an empty checker is falsy (__len__)
+            if checker is None:
+                checker = self.revocations()
+            if store:  # read before the check: a revocation racing it leaves the entry stale
+                revocation = checker.generation()
+            jti, subject = claims.get("jti"), claims.get(definition.user_claim)
+            if checker.find(iss, jti=jti, subject=subject, kid=key_id) is not None:
+                registry = self.mapper.registry
+                check_revocation(
+                    registry, iss, claims, definition.user_claim, key_id, trace, checker
+                )
+            if level:
+                trace.records.append(("revocation", "list", "pass", {}))
         if not definition.token_reuse:
             self._check_replay(definition, iss, claims, exp, trace)
 
@@ -428,7 +542,7 @@ class Verifier:
         if definition.map_to_registry_user:
             local_user, rule = user, None
             if level:
-                records += (
+                trace.records += (
                     mapped_steps,
                     7,
                     None,
@@ -440,25 +554,15 @@ class Verifier:
                     False,
                 )
         else:
-            mapper = self.mapper
+            mapper = self._mapper
+            if mapper is None:
+                mapper = self.mapper
             rule, rules = mapper.match(user, realm)
             if rule is None:
-                result = mapper.resolve_in(rules, user, realm)
-                trace.add("mapping", "realm", "info", realm=realm, source=realm_source)
-                if full:
-                    for attempt in result.tried:
-                        trace.add(
-                            "mapping",
-                            "filter",
-                            "skip",
-                            user_filter=attempt.user_filter,
-                            realm_filter=attempt.realm_filter,
-                            why=attempt.why,
-                        )
-                raise result.refusal(user, realm, realm_source)
+                raise self._unmapped(mapper, rules, user, realm, realm_source, trace)
             local_user, mapping = rule.local_user, rules.generation
             if level:
-                records += (
+                trace.records += (
                     mapped_steps,
                     7,
                     mapper,
@@ -467,7 +571,7 @@ class Verifier:
                     realm,
                     realm_source,
                     definition.id,
-                    full,
+                    level >= TraceLevel.FULL,
                 )
         decision: Decision = _new(
             Decision,
@@ -479,38 +583,48 @@ class Verifier:
                 realm,
                 local_user,
                 claims,  # Decision.claims shows it read-only: cache hits share it
-                ctx.key_id,
+                key_id,
                 parsed.alg,
                 None,
                 None,
                 200,
                 realm_source,
                 rule,
-                hashlib.sha256(parsed.raw).hexdigest()[:12],  # token_hash, without re-encoding
+                _sha256(parsed.raw).hexdigest()[:12],  # token_hash, without re-encoding
                 exp,
                 trace,
                 False,
             ),
         )
         if store:
-            self._remember(token, decision, snapshot, plan, parsed, key, mapping, revocation)
+            entry = make_entry(token, decision, snapshot, plan, parsed, key, mapping, revocation)
+            self.token_cache.put(token, entry)
         return decision
 
-    # -- the verified-token cache (issue 5; the rules are in realmgate.tokencache) -------------
-    def _remember(
-        self,
-        token: str,
-        decision: Decision,
-        snapshot: Snapshot,
-        plan: DefinitionPlan,
-        parsed: ParsedJWS,
-        key: VerificationKey,
-        mapping: int | None,
-        revocation: int | None,
-    ) -> None:
-        entry = make_entry(token, decision, snapshot, plan, parsed, key, mapping, revocation)
-        self.token_cache.put(token, entry)
+    @staticmethod
+    def _unmapped(
+        mapper: IdentityMapper,
+        rules: Any,
+        user: str,
+        realm: str,
+        realm_source: str,
+        trace: Trace,
+    ) -> TokenRefused:
+        result = mapper.resolve_in(rules, user, realm)
+        trace.add("mapping", "realm", "info", realm=realm, source=realm_source)
+        if trace.full:
+            for attempt in result.tried:
+                trace.add(
+                    "mapping",
+                    "filter",
+                    "skip",
+                    user_filter=attempt.user_filter,
+                    realm_filter=attempt.realm_filter,
+                    why=attempt.why,
+                )
+        return result.refusal(user, realm, realm_source)
 
+    # -- the verified-token cache (issue 5; the rules are in realmgate.tokencache) -------------
     def _from_cache(
         self,
         token: str,
@@ -537,29 +651,6 @@ class Verifier:
         return checker
 
     # --- issue 8: shared state across nodes (revocation list, shared replay store) ----------
-    def _check_revoked(
-        self,
-        snapshot: Snapshot,
-        definition: ClientDefinition,
-        iss: str,
-        claims: dict[str, Any],
-        trace: Trace,
-        ctx: _Context,
-    ) -> None:
-        """RG8510E if the registry's revocation list names the token's jti, subject or key
-        id (see realmgate.revocation); RG5002E if the list cannot be read (fail closed)."""
-        if uses_registry(snapshot.config, definition):
-            registry = self.mapper.registry
-            check_revocation(
-                registry,
-                iss,
-                claims,
-                definition.user_claim,
-                ctx.key_id,
-                trace,
-                checker=self.revocations(),  # issue 5: looked up once, not per token
-            )
-
     def _check_replay(
         self,
         definition: ClientDefinition,
