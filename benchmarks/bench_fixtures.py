@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from realmgate.b64url import b64url_decode
-from realmgate.jws import sign_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.signing import signing_key_from_private
 from realmgate.registry import MappingRule, SQLiteRegistry
 

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from realmgate.builder import TokenBuilder
-from realmgate.jws import sign_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.jwk import public_jwk
 from realmgate.keys.signing import signing_key_from_private
 

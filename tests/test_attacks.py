@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from realmgate import jws
+from realmgate import jws, signature
 from realmgate.config import load_config, parse_config
 from realmgate.decision import Decision
 from realmgate.errors import ConfigError
@@ -317,7 +317,7 @@ def rsa_public_key_forms(world: World) -> dict[str, bytes]:
 @pytest.fixture
 def hmac_keys_used(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Every key realmgate computes an HMAC with during the test (``hmac.digest``, and the
-    keyed ``cryptography`` context ``jws`` prepares once per key). At the end a genuine
+    keyed ``cryptography`` context ``signature`` prepares once per key). At the end a genuine
     HS256 token is verified and its secret must have been seen: the observation itself is
     proven to work."""
     used: list[bytes] = []
@@ -327,14 +327,14 @@ def hmac_keys_used(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
         used.append(bytes(key))
         return real(key, message, digest)
 
-    real_keyed = jws.crypto_hmac.HMAC
+    real_keyed = signature.crypto_hmac.HMAC
 
     def recording_keyed(key: bytes, algorithm: Any) -> Any:
         used.append(bytes(key))
         return real_keyed(key, algorithm)
 
-    monkeypatch.setattr(jws.hmac, "digest", recording)
-    monkeypatch.setattr(jws, "crypto_hmac", SimpleNamespace(HMAC=recording_keyed))
+    monkeypatch.setattr(signature.hmac, "digest", recording)
+    monkeypatch.setattr(signature, "crypto_hmac", SimpleNamespace(HMAC=recording_keyed))
     yield used
     assert world.verify(forge({"alg": "HS256"}, claims(MIXED), SECRET.encode())).accepted
     # The keyed context is made once per key: by this token, or earlier in the test.
@@ -854,7 +854,7 @@ def test_hmac_comparison_is_constant_time(world: World, monkeypatch: pytest.Monk
         calls.append((bytes(a), bytes(b)))
         return real(a, b)
 
-    monkeypatch.setattr(jws.hmac, "compare_digest", observed)
+    monkeypatch.setattr(signature.hmac, "compare_digest", observed)
     good = forge({"alg": "HS256"}, claims(MIXED), SECRET.encode())
     assert world.verify(good).accepted
     head, payload, sig = good.split(".")

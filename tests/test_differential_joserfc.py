@@ -34,9 +34,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from realmgate import b64url
 from realmgate.errors import InvalidToken
-from realmgate.jws import parse_compact, verify_signature
+from realmgate.jws import parse_compact
 from realmgate.keys.jwk import key_from_public_key, secret_key
 from realmgate.keys.material import VerificationKey
+from realmgate.signature import verify_signature
 
 joserfc = pytest.importorskip("joserfc")
 from joserfc import jwt as jose_jwt  # noqa: E402

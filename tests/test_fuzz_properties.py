@@ -43,7 +43,8 @@ from realmgate.config import load_config, parse_config
 from realmgate.configmodel import Config
 from realmgate.errors import ConfigError, InvalidToken
 from realmgate.filters import compile_filter
-from realmgate.jws import parse_compact, sign_compact
+from realmgate.jws import parse_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.messages import CATALOGUE
 from realmgate.request import RequestInfo
 from realmgate.verifier import Verifier

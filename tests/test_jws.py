@@ -16,16 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from realmgate import jws
 from realmgate.errors import InvalidToken
-from realmgate.jws import (
-    ParsedJWS,
-    key_can_verify,
-    parse_compact,
-    sign_compact,
-    verify_signature,
-)
+from realmgate.jws import ParsedJWS, parse_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.jwk import key_from_public_key, secret_key
 from realmgate.keys.material import ALL_ALGS, VerificationKey
 from realmgate.keys.signing import SigningKey, signing_key_from_private
+from realmgate.signature import _verify_raw, key_can_verify, verify_signature
 
 CLAIMS = {"iss": "https://issuer.example", "sub": "alice", "exp": 2000000000, "realm": "R1"}
 SECRET = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -336,7 +332,7 @@ def test_short_rsa_key_refused() -> None:
     assert caught.value.values == {"kid": "old", "bits": 1024}
     signature = small.sign(message, padding.PKCS1v15(), hashes.SHA256())
     with pytest.raises(InvalidToken):
-        jws._verify_raw("RS256", key, message, signature)
+        _verify_raw("RS256", key, message, signature)
 
 
 # --- ECDSA encodings ----------------------------------------------------------------------
@@ -400,7 +396,7 @@ def test_p1363_from_der_signer_verifies(ec_key: ec.EllipticCurvePrivateKey) -> N
     message = b"e30.e30"
     r, s = decode_dss_signature(ec_key.sign(message, ec.ECDSA(hashes.SHA256())))
     key = key_from_public_key(ec_key.public_key(), source="t")
-    assert jws._verify_raw("ES256", key, message, raw_signature(r, s))
+    assert _verify_raw("ES256", key, message, raw_signature(r, s))
 
 
 # --- HMAC -------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 
 from realmgate.cli import keys_cmd
 from realmgate.errors import UsageError
-from realmgate.jws import parse_compact, sign_compact, verify_signature
+from realmgate.jws import parse_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.jwk import (
     key_from_jwk,
     key_from_public_key,
@@ -38,6 +39,7 @@ from realmgate.keys.signing import (
     signing_key_from_private,
 )
 from realmgate.keys.truststore import load_trust_store
+from realmgate.signature import verify_signature
 
 RFC7638_KEY = {
     "kty": "RSA",

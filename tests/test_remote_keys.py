@@ -402,7 +402,7 @@ def test_jku_and_x5u_headers_are_never_followed(tmp_path: Path, server: KeyServe
     server.set("/jwks", issuer.jwks("A"))
     server.set("/evil", issuer.jwks("B"))
     verifier = Verifier(config(tmp_path, server.url("/jwks")))
-    from realmgate.jws import sign_compact
+    from realmgate.jws_sign import sign_compact
     from realmgate.keys.signing import signing_key_from_private
 
     key = signing_key_from_private(issuer.keys["B"], source="attacker", kid="B")

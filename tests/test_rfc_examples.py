@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from realmgate.errors import InvalidToken
-from realmgate.jws import parse_compact, verify_signature
+from realmgate.jws import parse_compact
 from realmgate.keys.jwk import key_from_jwk
+from realmgate.signature import verify_signature
 
 DATA = Path(__file__).parent / "data" / "rfc"
 EXAMPLES = sorted(DATA.glob("*.json"))

@@ -50,7 +50,8 @@ from realmgate.configmodel import ClientDefinition, Location
 from realmgate.decision import Decision
 from realmgate.errors import InvalidToken
 from realmgate.jsonparse import _strict_loads
-from realmgate.jws import parse_compact, sign_compact
+from realmgate.jws import parse_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.signing import signing_key_from_private
 from realmgate.registry import MappingRule, SQLiteRegistry
 from realmgate.verifier import Verifier

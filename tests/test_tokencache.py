@@ -18,7 +18,7 @@ from realmgate.claims import check_claims, compile_claims
 from realmgate.config import load_config, parse_config
 from realmgate.configmodel import ClientDefinition, Location
 from realmgate.errors import ClaimRefused
-from realmgate.jws import sign_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.signing import signing_key_from_private
 from realmgate.registry import MappingRule, Revocation, SQLiteRegistry
 from realmgate.request import RequestInfo

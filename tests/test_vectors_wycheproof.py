@@ -4,7 +4,7 @@
   through ``parse_compact`` + ``key_from_jwk`` / ``load_jwks`` + ``verify_signature``; any
   refusal by our parser or key loader counts as "invalid".
 * Primitive files (RSA PKCS#1 v1.5, RSA-PSS, ECDSA P1363, Ed25519, HMAC): their messages
-  cannot be wrapped in a token, so each case goes through ``jws._verify_raw``, the same
+  cannot be wrapped in a token, so each case goes through ``signature._verify_raw``, the same
   checks and verify callables that ``verify_signature`` uses, with the key built by
   ``key_from_public_key`` / ``secret_key``.
 
@@ -33,9 +33,10 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from realmgate.b64url import b64url_encode
 from realmgate.errors import InvalidToken
-from realmgate.jws import _verify_raw, parse_compact, verify_signature
+from realmgate.jws import parse_compact
 from realmgate.keys.jwk import key_from_jwk, key_from_public_key, load_jwks, secret_key
 from realmgate.keys.material import KeyMaterialError, VerificationKey
+from realmgate.signature import _verify_raw, verify_signature
 
 
 def _vector_dir() -> Path:

@@ -1,16 +1,8 @@
 """Types of the C fast lane (``_speedups.c``; see :mod:`realmgate.lane`)."""
 
-from collections.abc import Callable
 from typing import Any
 
-def fast_verify(
-    token: object,
-    max_bytes: int,
-    header_cache: dict[bytes, Any],
-    issuers: dict[str, tuple[Any, ...]],
-    clock: Callable[[], float],
-    parsed_type: type,
-) -> tuple[Any, Any, Any, Any, Any, float, float] | None: ...
+def fast_verify(token: object, state: tuple[Any, ...]) -> Any: ...
 def split_compact(token: object, max_bytes: int) -> tuple[bytes, bytes, bytes, bytes] | None: ...
 def loads_strict(data: bytes) -> dict[str, Any] | None: ...
 def check_claims(
@@ -22,3 +14,4 @@ def check_claims(
     expected: frozenset[str] | None,
     required: tuple[str, ...],
 ) -> float | None: ...
+def doorkeeper_admit(state: bytearray, token: str) -> bool: ...

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from realmgate.errors import UsageError
-from realmgate.jws import sign_compact
+from realmgate.jws_sign import sign_compact
 from realmgate.keys.signing import SigningKey
 
 RESERVED = frozenset({"iss", "sub", "iat", "exp", "jti"})

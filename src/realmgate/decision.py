@@ -12,18 +12,21 @@ claims (``claim_set`` holds them; read it only if you will not change it).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from realmgate.messages import CATALOGUE
 from realmgate.registry.base import MappingRule
-from realmgate.trace import Trace, TraceStep
+from realmgate.trace import Recorded, TraceStep
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_HASH_CHARS = 12
+_sha256 = hashlib.sha256
 
 
-class Decision(NamedTuple):
+class _DecisionFields(NamedTuple):
     accepted: bool
     client_id: str | None = None
     issuer: str | None = None
@@ -45,13 +48,39 @@ class Decision(NamedTuple):
     (map_to_registry_user)."""
     rule: MappingRule | None = None
     """The registry rule that mapped the token (see :attr:`mapping_rule`)."""
-    token_hash: str | None = None
-    """Short hash of the token for logs; the token itself is never kept."""
+    token_ref: str | bytes | None = None
+    """The token's short hash, or (an accepted Decision) the token's bytes, hashed
+    when :attr:`token_hash` is read: hashing costs 0.7 µs that most callers never need.
+    Never shown: :meth:`__repr__` and :meth:`_asdict` give the hash instead."""
     expires_at: float | None = None
-    recorded: Trace | tuple[TraceStep, ...] = ()
+    recorded: Recorded | tuple[TraceStep, ...] = ()
     """The trace as recorded (read :attr:`trace` for the steps)."""
     from_cache: bool = False
     """True when the verified-token cache answered (see ``realmgate.tokencache``)."""
+
+
+class Decision(_DecisionFields):
+    """The verifier's answer (fields above). Immutable and shared by cache hits."""
+
+    __slots__ = ()
+
+    @property
+    def token_hash(self) -> str | None:
+        """Short hash of the token for logs (12 hex digits of its SHA-256)."""
+        ref = self.token_ref
+        if isinstance(ref, bytes):
+            return _sha256(ref).hexdigest()[:_HASH_CHARS]
+        return ref
+
+    def _asdict(self) -> dict[str, Any]:
+        fields = super()._asdict()
+        del fields["token_ref"]
+        fields["token_hash"] = self.token_hash
+        return fields
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items())
+        return f"Decision({shown})"
 
     @property
     def mapping_rule(self) -> str | None:
@@ -69,7 +98,9 @@ class Decision(NamedTuple):
     def trace(self) -> tuple[TraceStep, ...]:
         """Every step with its inputs (materialised on first read)."""
         recorded = self.recorded
-        return recorded.steps() if isinstance(recorded, Trace) else recorded
+        if type(recorded) is tuple:  # steps already (LaneRecord is a tuple too, not this)
+            return recorded
+        return cast(Recorded, recorded).steps()
 
     def to_dict(self, *, include_trace: bool = True, include_claims: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -48,7 +48,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from realmgate.errors import IdentityNotMapped, RegistryError
-from realmgate.registry.base import ANY, IdentityRegistry, MappingRule, split_dn
+from realmgate.registry.base import ANY, IdentityRegistry, MappingRule
+from realmgate.registry.dn import split_dn
 
 DEFAULT_REFRESH_INTERVAL = 0.25
 
@@ -121,6 +122,10 @@ def _candidates(user: str, realm: str) -> tuple[_Key, ...]:
     return _cached_candidates(user, realm)
 
 
+lookup_order = _candidates
+"""The (user filter, realm filter) pairs to look up, in order, as a tuple (cached)."""
+
+
 def candidate_filters(user: str, realm: str) -> list[_Key]:
     """The (user filter, realm filter) pairs to look up, in the order of the module
     docstring, without repeats."""
@@ -176,10 +181,19 @@ class IdentityMapper:
         self._registry_generation = registry.generation()
         self._snapshot = _Snapshot(registry.rules(), next(_generations))
         self._next_check = clock() + refresh_interval
+        self.fresh: tuple[float, MappingSnapshot] | None = (self._next_check, self._snapshot)
+        """(until, snapshot): :meth:`match` answers from ``snapshot`` while the clock reads
+        less than ``until``; None while the registry is failing. The C fast lane
+        (realmgate.lane) reads it to look rules up without calling :meth:`match`."""
 
     @property
     def registry(self) -> IdentityRegistry:
         return self._registry
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock :attr:`fresh` is read against."""
+        return self._clock
 
     @property
     def generation(self) -> int:
@@ -198,6 +212,12 @@ class IdentityMapper:
             return self._check(self._clock(), force)
 
     def _check(self, now: float, force: bool) -> bool:
+        self.fresh = None
+        changed = self._reload(now, force)
+        self.fresh = (self._next_check, self._snapshot)
+        return changed
+
+    def _reload(self, now: float, force: bool) -> bool:
         self._next_check = now + self._interval
         try:
             registry_generation = self._registry.generation()

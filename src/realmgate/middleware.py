@@ -107,7 +107,7 @@ class ASGIMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        from realmgate.keys.jwkscache import run_inline
+        from realmgate.keys.inline_pass import run_inline
 
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         client = scope.get("client")

@@ -19,6 +19,7 @@ the revocation list only when ``[registry]`` is configured (:func:`uses_registry
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -73,6 +74,17 @@ class RevocationChecker:
         self._subjects = False
         self._next_check = 0.0
         self._supported = isinstance(registry, RevocationList)
+        self.fresh: tuple[float, bool] | None = None if self._supported else (math.inf, True)
+        """(until, empty): while the clock reads less than ``until``, :meth:`find` answers
+        from the current list, which is empty if ``empty``; None before the first check and
+        while the registry is failing (a registry without revocations: always empty). The
+        C fast lane (realmgate.lane) reads it to skip calling :meth:`find` for an empty
+        list."""
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock :attr:`fresh` is read against."""
+        return self._clock
 
     def refresh(self, *, force: bool = False) -> None:
         """Check the registry now; reload the list if it changed. RG5002E if unreadable."""
@@ -82,6 +94,11 @@ class RevocationChecker:
             self._check(self._clock(), force)
 
     def _check(self, now: float, force: bool) -> None:
+        self.fresh = None
+        self._reload(now, force)
+        self.fresh = (self._next_check, not self._index)
+
+    def _reload(self, now: float, force: bool) -> None:
         self._next_check = now + self._interval
         try:
             generation = self._registry.generation()

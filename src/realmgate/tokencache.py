@@ -52,6 +52,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from realmgate.decision import Decision
+from realmgate.doorkeeper import Doorkeeper
 from realmgate.trace import Trace, TraceLevel
 
 if TYPE_CHECKING:
@@ -76,13 +77,6 @@ ENTRY_OVERHEAD = 2048
 """Bytes counted per entry beyond the token and payload: measured with tracemalloc at
 1.3-1.7 KiB for the benchmark tokens (entry, Decision, trace records, claims dict
 structure); rounded up so the byte bound errs on the safe side."""
-
-
-_DOORKEEPER_BYTES = 1 << 16
-_DOORKEEPER_MASK = (_DOORKEEPER_BYTES << 3) - 1
-_DOORKEEPER_RESET = 40_000
-"""Sightings per bitmap generation: 40 000 of 524 288 bits set at most, so at most 7.3 %
-of new tokens are wrongly taken for seen ones."""
 
 
 class CacheEntry(NamedTuple):
@@ -139,29 +133,10 @@ class VerifiedTokenCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.get = self._entries.get
-        # A bitmap, not a set of ints: a set is a container the garbage collector walks on
-        # every full collection (2 000 instructions per token, measured with callgrind).
-        self._seen = bytearray(_DOORKEEPER_BYTES)
-        self._seen_count = 0
-
-    def admit(self, token: str) -> bool:
-        """Whether ``token`` (just accepted) should be stored: True from its second
-        acceptance on. One bit per ``hash(token)`` (a one-hash Bloom filter: a collision only
-        admits a token one sighting early); the bitmap starts over after
-        :data:`_DOORKEEPER_RESET` sightings, so old ones age out and false admissions stay
-        under 8 %."""
-        bit = hash(token) & _DOORKEEPER_MASK  # cached on the str: the lookup computed it
-        index, mask = bit >> 3, 1 << (bit & 7)
-        seen = self._seen
-        if seen[index] & mask:
-            return True
-        count = self._seen_count + 1
-        if count > _DOORKEEPER_RESET:
-            seen[:] = bytes(_DOORKEEPER_BYTES)
-            count = 1
-        self._seen_count = count
-        seen[index] |= mask
-        return False
+        self.doorkeeper = Doorkeeper()
+        """Whether to store a token just accepted (``admit``): from its second acceptance
+        on (see realmgate.doorkeeper; the fast lane reads its state)."""
+        self.admit = self.doorkeeper.admit
 
     def put(self, token: str, entry: CacheEntry) -> None:
         if entry.size > self.max_bytes:
@@ -191,8 +166,7 @@ class VerifiedTokenCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._seen[:] = bytes(_DOORKEEPER_BYTES)
-            self._seen_count = 0
+            self.doorkeeper.clear()
             self._bytes = 0
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class TraceLevel(IntEnum):
@@ -54,6 +54,13 @@ class TraceStep:
 
 Expand = Callable[..., Iterable[TraceStep]]
 """Makes the steps of a lazy record from the arguments recorded with it."""
+
+
+class Recorded(Protocol):
+    """A trace as a Decision keeps it: :class:`Trace`, or the fast lane's record
+    (``realmgate.lane.LaneRecord``); either makes its steps when first read."""
+
+    def steps(self) -> tuple[TraceStep, ...]: ...
 
 
 class Trace:

@@ -44,9 +44,9 @@ from realmgate.errors import (
     TokenRefused,
 )
 from realmgate.extract import extract_token
-from realmgate.jws import ParsedJWS, header_cache, parse_compact
+from realmgate.jws import ParsedJWS, parse_compact
 from realmgate.keys.material import VerificationKey
-from realmgate.lane import fast_verify, lane_table
+from realmgate.lane import LaneState, build_state, fast_verify
 from realmgate.mapping import IdentityMapper
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
@@ -130,7 +130,9 @@ class Verifier:
             limits.verified_cache_entries, limits.verified_cache_bytes
         )
         self._revocations: RevocationChecker | None = None
-        self._lane: tuple[Snapshot | None, dict[str, tuple[Any, ...]]] = (None, {})
+        self._lane: _Lane = (None, None, None, None)
+        """(snapshot, cache, mapper, the fast lane's state for them), remade when one of
+        them changes (the mapper: once the registry is opened)."""
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -189,10 +191,24 @@ class Verifier:
                 hit = self._from_cache(token, entry, request, None, None)
                 if hit is not None:
                     return hit
-            if fast_verify is not None:
-                fast = self._fast(token, None)
-                if fast is not None:
-                    return fast
+            # The fast lane, inline: a method call is a tenth of what it adds to a token.
+            lane = self._lane
+            if (
+                lane[0] is not self._snapshot
+                or lane[1] is not self.token_cache
+                or lane[2] is not self._mapper
+            ):
+                lane = self._new_lane()
+            state = lane[3]
+            if state is not None:
+                assert fast_verify is not None  # a state is made only with the lane built
+                front = fast_verify(token, state)
+                if type(front) is Decision:  # accepted, every stage done in C
+                    if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
+                        self._log(front)
+                    return front
+                if front is not None:
+                    return self._after_front(lane[0], token, front)
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
         return self._run(token, request, None, None, default_issuer, trace, cache=not explain)
 
@@ -429,24 +445,42 @@ class Verifier:
             records += (passed_steps, 3, definition, claims, now)
         return self._accept(snapshot, plan, parsed, key, iss, exp, token, trace, ctx, cache)
 
+    def _new_lane(self) -> _Lane:
+        snapshot, cache, mapper = self._snapshot, self.token_cache, self._mapper
+        lane = self._lane = (snapshot, cache, mapper, self._lane_state(snapshot, mapper))
+        return lane
+
     def _fast(self, token: str, request: RequestInfo | None) -> Decision | None:
-        """The fast lane (realmgate.lane): the Decision when the C front half accepted the
-        token's signature and claims, else None (the caller runs the reference)."""
-        snapshot = self._snapshot
+        """The fast lane (realmgate.lane): the Decision when C accepted the token, or the
+        Python stages' after C settled its signature and claims; None when the reference
+        must decide (the caller runs it)."""
         lane = self._lane
-        if lane[0] is not snapshot:
-            lane = self._lane = (snapshot, lane_table(snapshot))
-        assert fast_verify is not None  # the callers checked
-        front = fast_verify(
-            token,
-            snapshot.config.limits.max_token_bytes,
-            header_cache,
-            lane[1],
-            self._clock,
-            ParsedJWS,
-        )
+        if (
+            lane[0] is not self._snapshot
+            or lane[1] is not self.token_cache
+            or lane[2] is not self._mapper
+        ):
+            lane = self._new_lane()
+        state = lane[3]
+        if state is None:
+            return None
+        assert fast_verify is not None  # a state is made only with the lane built
+        front = fast_verify(token, state)
         if front is None:
             return None
+        if type(front) is Decision:  # accepted, every stage done in C (admitted there too)
+            if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
+                self._log(front)
+            return front
+        return self._after_front(lane[0], token, front)
+
+    def _after_front(
+        self, snapshot: Snapshot | None, token: str, front: tuple[Any, ...]
+    ) -> Decision:
+        """The Python stages after the lane's front half: a signature no key verified
+        (RG3004E), a key lookup that raised, or a token C handed over after its claims.
+        ``snapshot`` is the one the lane's state was made from."""
+        assert snapshot is not None  # a lane with a state has its snapshot
         plan, parsed, lookup, failed, key, exp, now = front
         definition = plan.definition
         claims = parsed.claims
@@ -488,6 +522,24 @@ class Verifier:
         if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
             self._log(decision)
         return decision
+
+    def _lane_state(self, snapshot: Snapshot, mapper: IdentityMapper | None) -> LaneState | None:
+        """The fast lane's view of ``snapshot``; None (the lane off) without the compiled
+        module, or if its revocation checker cannot be made: the reference then refuses
+        with the reason. ``mapper`` is None until the reference opened the registry."""
+        if fast_verify is None:
+            return None
+        try:
+            return build_state(
+                snapshot,
+                self.trace_level,
+                self._clock,
+                self.token_cache,
+                mapper,
+                self.revocations,
+            )
+        except RealmgateError:
+            return None
 
     def _accept(
         self,
@@ -590,7 +642,7 @@ class Verifier:
                 200,
                 realm_source,
                 rule,
-                _sha256(parsed.raw).hexdigest()[:12],  # token_hash, without re-encoding
+                parsed.raw,  # hashed when Decision.token_hash is read
                 exp,
                 trace,
                 False,
@@ -699,7 +751,7 @@ class Verifier:
             message_id=exc.message_id,
             reason=exc.text,
             status=status or _status_for(exc),
-            token_hash=token_hash(token) if token else None,
+            token_ref=token_hash(token) if token else None,
             recorded=trace,
         )
         if log.isEnabledFor(FINE):
@@ -722,6 +774,9 @@ class Verifier:
         if log.isEnabledFor(FINEST):
             for step in decision.trace:
                 log.log(FINEST, "%s", step.describe(), extra={"rg": {"step": step.to_dict()}})
+
+
+_Lane = tuple[Snapshot | None, VerifiedTokenCache | None, IdentityMapper | None, LaneState | None]
 
 
 def _chosen_steps(selector: Any, definition: ClientDefinition, iss: str) -> tuple[TraceStep]:

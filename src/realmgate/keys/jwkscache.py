@@ -22,7 +22,8 @@ one freshness policy, the same for sync and async callers:
   obtained, lookups raise :class:`~realmgate.errors.KeysUnavailable` (status 503).
 
 The state is one immutable :class:`_State` swapped by the single fetch leader, so the hit
-path reads one attribute and takes no lock.
+path reads one attribute and takes no lock. How an async verification gets a fetch without
+blocking its event loop is :mod:`realmgate.keys.inline_pass`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from realmgate.configmodel import RemoteKeySettings
 from realmgate.errors import KeysUnavailable
 from realmgate.keys.http import Fetched, FetchError, fetch, fetch_async
+from realmgate.keys.inline_pass import INLINE, NetworkNeeded, run_inline
+
+# run_inline is re-exported: the verifier and the HTTP service import it from here.
+__all__ = ["MIN_RETRY_AFTER_FAILURE", "Health", "Held", "RemoteDocument", "run_inline", "span"]
 
 log = logging.getLogger("realmgate.keys")
 
@@ -49,39 +53,6 @@ T = TypeVar("T")
 
 MIN_RETRY_AFTER_FAILURE = 1.0
 """Seconds between attempts on a failing issuer, whatever the cool-down (Envoy: 1 s)."""
-
-
-class _Inline:
-    """Marks an async verifier's inline pass: no blocking fetch allowed; ``fetched`` holds
-    the documents already fetched for this verification (never ask for one twice)."""
-
-    __slots__ = ("fetched",)
-
-    def __init__(self) -> None:
-        self.fetched: set[int] = set()
-
-
-INLINE: ContextVar[_Inline | None] = ContextVar("realmgate_inline", default=None)
-
-
-class NetworkNeeded(BaseException):
-    """Raised instead of a blocking fetch during an inline pass; the async verifier awaits
-    :meth:`fetch` (async HTTP, shared single flight) and runs the pass again.
-
-    A ``BaseException``, like ``asyncio.CancelledError`` and for the same reason: it is
-    control flow, and the pipeline's fail-closed ``except Exception`` must let it through.
-    """
-
-    def __init__(self, document: RemoteDocument[Any], gated: bool) -> None:
-        super().__init__(f"network needed for {document.url}")
-        self.document = document
-        self.gated = gated
-
-    async def fetch(self) -> None:
-        inline = INLINE.get()
-        if inline is not None:
-            inline.fetched.add(id(self.document))
-        await self.document.fetch_async(gated=self.gated)
 
 
 def span(seconds: float) -> str:
@@ -422,21 +393,3 @@ class RemoteDocument(Generic[T]):
             unknown_kid_refetches=self.unknown_kid_refetches,
             cooldown_refusals=self.cooldown_refusals,
         )
-
-
-async def run_inline(call: Callable[[], T]) -> T:
-    """Run a verification on the event loop: a cache hit never leaves the loop; a fetch it
-    needs is awaited through the async client (single flight shared with threads) and the
-    verification run again. A pass that still wants the network after a few rounds (it
-    should not: a document is fetched at most once per verification) finishes in a thread.
-    """
-    token = INLINE.set(_Inline())
-    try:
-        for _ in range(4):
-            try:
-                return call()
-            except NetworkNeeded as need:
-                await need.fetch()
-    finally:
-        INLINE.reset(token)
-    return await asyncio.to_thread(call)

@@ -5,9 +5,9 @@ The verifier asks a :class:`KeySource` for the keys that may verify a token with
 
 :class:`PreparedKeys` sits in front of a source for the verifier's hot path: for a static
 source the answer to (kid, alg, x5t) never changes, so it is computed once with each key's
-verify callable prepared (:func:`realmgate.jws.prepare_verifier`); a remote source is asked
-every time (it rotates keys and enforces freshness) and only the callables are reused. On
-the benchmark machine (2026-11-23) a lookup plus the RS256 verification cost 20.4 µs this
+verify callable prepared (:func:`realmgate.signature.prepare_verifier`); a remote source is
+asked every time (it rotates keys and enforces freshness) and only the callables are reused.
+On the benchmark machine (2026-11-23) a lookup plus the RS256 verification cost 20.4 µs this
 way, against 21.8 µs for ``StaticKeySource.lookup`` + ``verify_signature``.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from realmgate.jws import Prepared, prepare_verifier
 from realmgate.keys.material import VerificationKey
+from realmgate.signature import Prepared, prepare_verifier
 
 _MEMO_LIMIT = 256
 """Distinct (kid, alg, x5t) answers kept per static source. Only answers that found keys are
@@ -90,26 +90,28 @@ class PreparedKeys:
     propagates unchanged. Thread-safe: the memos are plain dicts written whole.
     """
 
-    __slots__ = ("_callables", "_memo", "source", "static")
+    __slots__ = ("_callables", "memo", "source", "static")
 
     def __init__(self, source: KeySource) -> None:
         self.source = source
         self.static = isinstance(source, StaticKeySource)
         """True when the answers never change (the cache needs no key recheck)."""
-        self._memo: dict[tuple[str | None, str, str | None], tuple[KeyLookup, Usable]] = {}
+        self.memo: dict[tuple[str | None, str, str | None], tuple[KeyLookup, Usable]] = {}
+        """What :meth:`get` answered for (kid, alg, x5t), for a static source only (the C
+        fast lane looks answers up here first). Cleared in place, never replaced."""
         self._callables: dict[tuple[VerificationKey, str], Prepared] = {}
 
     def get(self, kid: str | None, alg: str, x5t: str | None) -> tuple[KeyLookup, Usable]:
         memo_key = (kid, alg, x5t)
-        found = self._memo.get(memo_key)
+        found = self.memo.get(memo_key)
         if found is not None:
             return found
         lookup = self.source.lookup(kid, alg, x5t)
         usable = tuple((k, self._callable(k, alg)) for k in lookup.keys if alg in k.algorithms)
         if self.static and usable:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[memo_key] = (lookup, usable)
+            if len(self.memo) >= _MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[memo_key] = (lookup, usable)
         return lookup, usable
 
     def _callable(self, key: VerificationKey, alg: str) -> Prepared:

@@ -18,11 +18,9 @@ from realmgate.registry.base import (
     MappingRule,
     Revocation,
     RevocationList,
-    is_dn,
-    normalize_user_filter,
-    split_dn,
     validate_rule,
 )
+from realmgate.registry.dn import is_dn, normalize_user_filter, split_dn
 from realmgate.registry.sqlite import SQLiteRegistry
 
 DEFAULT_REGISTRY_FILE = "realmgate-registry.db"

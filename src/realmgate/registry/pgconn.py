@@ -1,5 +1,9 @@
-"""Connection helpers for the PostgreSQL registry: the URL without its password, and the
-listener thread that follows changes made by other nodes (issue 8).
+"""The PostgreSQL registry's connections: the URL without its password, the main connection
+the registry reads and writes through, and the listener thread that follows changes made by
+other nodes (issue 8).
+
+The main connection is replaced on its next use after it died (the server restarted): a read
+is retried once on a fresh connection, a write only when it certainly did not reach COMMIT.
 
 The listener holds its own connection with ``LISTEN realmgate_registry``; each notification
 carries the change counter the trigger left (see :mod:`realmgate.registry.pgschema`). It
@@ -15,7 +19,8 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -24,6 +29,7 @@ from realmgate.errors import RegistryError
 from realmgate.registry import pgschema
 
 Connection = pgschema.Connection
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 5.0
 MAX_BACKOFF = 2.0
@@ -62,6 +68,99 @@ class PgUrl:
 
     def scrub(self, text: str) -> str:
         return text.replace(self.password, "***") if self.password else text
+
+
+class MainConnection:
+    """The registry's own autocommit connection, guarded by a lock (lookups are served from
+    the callers' snapshots, so it is never contended on the hot path)."""
+
+    def __init__(self, url: PgUrl, timeout: float) -> None:
+        self.url = url
+        self._timeout = timeout
+        self._lock = threading.RLock()
+        self._conn: Connection | None = None
+        self.closed = False
+        """Set when the registry closes: every later use is refused with RG5002E."""
+
+    def unavailable(self, detail: str) -> RegistryError:
+        return RegistryError(
+            "RG5002E", detail=f"PostgreSQL registry {self.url.target}: {self.url.scrub(detail)}"
+        )
+
+    def error_text(self, exc: BaseException) -> str:
+        text = str(exc).strip().splitlines()
+        return self.url.scrub(text[0] if text else type(exc).__name__)
+
+    def connect(self) -> Connection:
+        """A new autocommit connection with a statement timeout (RG5002E if it fails)."""
+        try:
+            conn: Connection = psycopg.connect(self.url.url, autocommit=True, **self.url.defaults)
+        except psycopg.Error as exc:
+            raise self.unavailable(f"{self.error_text(exc)} (while connecting)") from None
+        try:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                         (f"{int(self._timeout * 1000)}ms",))  # fmt: skip
+        except psycopg.Error as exc:
+            conn.close()
+            raise self.unavailable(f"{self.error_text(exc)} (while connecting)") from None
+        return conn
+
+    def _connection(self) -> Connection:
+        if self.closed:
+            raise self.unavailable("the registry is closed")
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+            conn = self._conn = None
+            conn = self._conn = self.connect()
+        return conn
+
+    def drop(self) -> None:
+        """Close the current connection; the next use opens a new one."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    def read(self, during: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work``; a connection found dead (the server restarted) is replaced and the
+        work retried once, which is safe because it changes nothing."""
+        for attempt in (1, 2):
+            with self._lock:
+                conn = self._connection()
+                try:
+                    return work(conn)
+                except psycopg.Error as exc:
+                    if not (conn.broken or conn.closed) or attempt == 2:
+                        raise self.unavailable(f"{self.error_text(exc)} (while {during})") from None
+                    self.drop()
+        raise AssertionError("unreachable")
+
+    def write(self, during: str, work: Callable[[Connection], T]) -> tuple[T, int]:
+        """Run ``work`` in one transaction; return its result and the change counter it left.
+        Retried once on a fresh connection only if the old one died before COMMIT was sent."""
+        for attempt in (1, 2):
+            with self._lock:
+                conn = self._connection()
+                committing = False
+                try:
+                    with conn.transaction():
+                        result = work(conn)
+                        counter = pgschema.read_counter(conn)
+                        committing = True
+                except psycopg.Error as exc:
+                    dead = conn.broken or conn.closed
+                    if dead:
+                        self.drop()
+                    if dead and not committing and attempt == 1:
+                        continue
+                    unknown = "; the change may or may not be stored" if committing else ""
+                    raise self.unavailable(
+                        f"{self.error_text(exc)} (while {during}{unknown})"
+                    ) from None
+            return result, counter
+        raise AssertionError("unreachable")
 
 
 class Followed(Protocol):

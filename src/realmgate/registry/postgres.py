@@ -35,8 +35,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-import psycopg
-
 from realmgate.errors import RealmgateError, RegistryError
 from realmgate.registry import pgschema
 from realmgate.registry.base import (
@@ -45,12 +43,12 @@ from realmgate.registry.base import (
     Revocation,
     already_revoked,
     no_revocation,
-    normalize_user_filter,
     revocation_value,
     validate_revocation,
     validate_rule,
 )
-from realmgate.registry.pgconn import DEFAULT_TIMEOUT, Listener, PgUrl
+from realmgate.registry.dn import normalize_user_filter
+from realmgate.registry.pgconn import DEFAULT_TIMEOUT, Listener, MainConnection, PgUrl
 
 log = logging.getLogger("realmgate.registry")
 
@@ -83,14 +81,10 @@ class PostgresRegistry:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self._url = PgUrl(url)
+        self._db = MainConnection(PgUrl(url), timeout)
         self._grace = grace
         self._poll_interval = poll_interval
-        self._timeout = timeout
-        self._lock = threading.RLock()  # the main connection
         self._state = threading.Lock()  # the counters below
-        self._conn: Connection | None = None
-        self._closed = False
         self._known = -1
         """The stored change counter as last seen (own commit, notification or poll)."""
         self._behind = 0
@@ -99,9 +93,9 @@ class PostgresRegistry:
         self.migrated: tuple[int, int] | None = None
         """(version before, version after) when this handle opened the registry."""
         try:
-            self.migrated = self._read("opening", self._open_schema(migrate))
+            self.migrated = self._db.read("opening", self._open_schema(migrate))
         except BaseException:
-            self._close_connection()
+            self._db.drop()
             raise
         if self.migrated is not None and self.migrated[0] != self.migrated[1]:
             old, new = self.migrated
@@ -117,93 +111,24 @@ class PostgresRegistry:
     @property
     def target(self) -> str:
         """``postgresql://user@host:port/db``: the URL without its password."""
-        return self._url.target
+        return self._db.url.target
 
     def __repr__(self) -> str:
         return f"PostgresRegistry({self.target!r})"
 
-    # -- connections ----------------------------------------------------------------------
-    def _unavailable(self, detail: str) -> RegistryError:
-        return RegistryError(
-            "RG5002E", detail=f"PostgreSQL registry {self.target}: {self._url.scrub(detail)}"
-        )
+    # -- the main connection (realmgate.registry.pgconn.MainConnection) -------------------
+    def connect(self) -> Connection:
+        """A new connection for the listener, set up like the main one."""
+        return self._db.connect()
 
     def error_text(self, exc: BaseException) -> str:
-        text = str(exc).strip().splitlines()
-        return self._url.scrub(text[0] if text else type(exc).__name__)
-
-    def connect(self) -> Connection:
-        """A new autocommit connection with a statement timeout (RG5002E if it fails)."""
-        try:
-            conn: Connection = psycopg.connect(self._url.url, autocommit=True, **self._url.defaults)
-        except psycopg.Error as exc:
-            raise self._unavailable(f"{self.error_text(exc)} (while connecting)") from None
-        try:
-            conn.execute("SELECT set_config('statement_timeout', %s, false)",
-                         (f"{int(self._timeout * 1000)}ms",))  # fmt: skip
-        except psycopg.Error as exc:
-            conn.close()
-            raise self._unavailable(f"{self.error_text(exc)} (while connecting)") from None
-        return conn
-
-    def _connection(self) -> Connection:
-        if self._closed:
-            raise self._unavailable("the registry is closed")
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            if conn is not None:
-                conn.close()
-            conn = self._conn = None
-            conn = self._conn = self.connect()
-        return conn
-
-    def _close_connection(self) -> None:
-        with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                conn.close()
-
-    def _read(self, during: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work``; a connection found dead (the server restarted) is replaced and the
-        work retried once, which is safe because it changes nothing."""
-        for attempt in (1, 2):
-            with self._lock:
-                conn = self._connection()
-                try:
-                    return work(conn)
-                except psycopg.Error as exc:
-                    if not (conn.broken or conn.closed) or attempt == 2:
-                        raise self._unavailable(
-                            f"{self.error_text(exc)} (while {during})"
-                        ) from None
-                    self._close_connection()
-        raise AssertionError("unreachable")
+        return self._db.error_text(exc)
 
     def _write(self, during: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one transaction and note the change counter it left. Retried once
-        on a fresh connection only if the old one died before COMMIT was sent."""
-        for attempt in (1, 2):
-            with self._lock:
-                conn = self._connection()
-                committing = False
-                try:
-                    with conn.transaction():
-                        result = work(conn)
-                        counter = pgschema.read_counter(conn)
-                        committing = True
-                except psycopg.Error as exc:
-                    dead = conn.broken or conn.closed
-                    if dead:
-                        self._close_connection()
-                    if dead and not committing and attempt == 1:
-                        continue
-                    unknown = "; the change may or may not be stored" if committing else ""
-                    raise self._unavailable(
-                        f"{self.error_text(exc)} (while {during}{unknown})"
-                    ) from None
-            self.observe(counter)
-            return result
-        raise AssertionError("unreachable")
+        """Run ``work`` in one transaction and note the change counter it left."""
+        result, counter = self._db.write(during, work)
+        self.observe(counter)
+        return result
 
     def _open_schema(self, migrate: bool) -> Callable[[Connection], tuple[int, int] | None]:
         def work(conn: Connection) -> tuple[int, int] | None:
@@ -212,7 +137,7 @@ class PostgresRegistry:
             else:
                 version = pgschema.check(conn)
                 if version != pgschema.SCHEMA_VERSION:
-                    raise self._unavailable(
+                    raise self._db.unavailable(
                         f"schema version {version or 0} needs migrating to "
                         f"{pgschema.SCHEMA_VERSION}: run 'realmgate registry migrate'"
                     )
@@ -245,7 +170,7 @@ class PostgresRegistry:
             first = self._down_since is None
             if first:
                 self._down_since = time.monotonic()
-        if first and not self._closed:
+        if first and not self._db.closed:
             log.warning(
                 "%s",
                 RealmgateError("RG5502W", target=self.target, detail=detail, grace=self._grace),
@@ -321,19 +246,19 @@ class PostgresRegistry:
             ).fetchall()
             return [_rule(row) for row in rows]
 
-        return self._read("listing rules", work)
+        return self._db.read("listing rules", work)
 
     def generation(self) -> int:
-        if self._closed:
-            raise self._unavailable("the registry is closed")
+        if self._db.closed:
+            raise self._db.unavailable("the registry is closed")
         if self._listener is None:  # no listener (one-shot commands): ask the database
-            self.observe(self._read("reading the change counter", pgschema.read_counter))
+            self.observe(self._db.read("reading the change counter", pgschema.read_counter))
         with self._state:
             down = self._down_since
             generation = self._generation
         if down is not None and time.monotonic() - down > self._grace:
             away = time.monotonic() - down
-            raise self._unavailable(f"unreachable for {away:.1f}s; changes cannot be followed")
+            raise self._db.unavailable(f"unreachable for {away:.1f}s; changes cannot be followed")
         return generation
 
     # -- the revocation list -----------------------------------------------------------------
@@ -383,15 +308,15 @@ class PostgresRegistry:
             ).fetchall()
             return [_revocation(row) for row in rows]
 
-        return self._read("listing revocations", work)
+        return self._db.read("listing revocations", work)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        self._closed = True
+        self._db.closed = True
         listener, self._listener = getattr(self, "_listener", None), None
         if listener is not None:
             listener.stop()
-        self._close_connection()
+        self._db.drop()
 
     def __enter__(self) -> PostgresRegistry:
         return self

@@ -30,11 +30,11 @@ from realmgate.registry.base import (
     Revocation,
     already_revoked,
     no_revocation,
-    normalize_user_filter,
     revocation_value,
     validate_revocation,
     validate_rule,
 )
+from realmgate.registry.dn import normalize_user_filter
 
 SCHEMA_VERSION = 2
 DEFAULT_TIMEOUT = 5.0

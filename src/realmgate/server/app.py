@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from realmgate.messages import render
 from realmgate.server.api import verify_api
-from realmgate.server.forwardauth import forward_auth_encoded
+from realmgate.server.forwardauth import ForwardAuth
 from realmgate.server.health import readiness, source_stats
 from realmgate.server.httpio import (
     HttpError,
@@ -54,6 +54,7 @@ class RealmgateApp:
 
     def __init__(self, service: Service, *, watch: bool = True) -> None:
         self.service = service
+        self.forward_auth = ForwardAuth(service)
         self.watcher: FileWatcher | None = None
         if watch:
             self.watcher = FileWatcher(
@@ -77,11 +78,32 @@ class RealmgateApp:
 
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
+        # HTTP is handled here rather than in a method of its own: a coroutine less per
+        # request, about 0.2 µs, against the 3.6 µs a cached /auth spends above /healthz.
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        endpoint = "auth" if path == "/auth" or path.startswith("/auth/") else path
+        status = 500
+        try:
+            if endpoint == "auth":
+                status = await self.forward_auth(scope, receive, send)
+            else:
+                limit = self.service.state.config.limits.max_header_bytes
+                status = await self._dispatch(HttpRequest(scope, receive, limit), send)
+        except HttpError as exc:
+            status = exc.status
+            await respond_error(send, exc)
+        except Exception:
+            log.exception("internal error serving %s %s", scope.get("method"), path[:200])
+            text = render("RG9001S", {"during": "serving an HTTP request", "detail": "see log"})
+            await respond(
+                send, 500, (text + "\n").encode(), header_list({"x-realmgate-message": "RG9001S"})
+            )
+        known = endpoint if endpoint == "auth" or endpoint in self.routes else "other"
+        self.service.metrics.request(known, status)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -95,28 +117,6 @@ class RealmgateApp:
                     await self.watcher.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        endpoint = "auth" if path == "/auth" or path.startswith("/auth/") else path
-        status = 500
-        try:
-            request = HttpRequest(scope, receive, self.service.state.config.limits.max_header_bytes)
-            if endpoint == "auth":
-                status = await self._auth(request, send)
-            else:
-                status = await self._dispatch(request, send)
-        except HttpError as exc:
-            status = exc.status
-            await respond_error(send, exc)
-        except Exception:
-            log.exception("internal error serving %s %s", scope.get("method"), path[:200])
-            text = render("RG9001S", {"during": "serving an HTTP request", "detail": "see log"})
-            await respond(
-                send, 500, (text + "\n").encode(), header_list({"x-realmgate-message": "RG9001S"})
-            )
-        known = endpoint if endpoint == "auth" or endpoint in self.routes else "other"
-        self.service.metrics.request(known, status)
 
     async def _dispatch(self, request: HttpRequest, send: Send) -> int:
         route = self.routes.get(request.path)
@@ -138,11 +138,6 @@ class RealmgateApp:
         return await handler(request, send)
 
     # -- endpoints -------------------------------------------------------------------------
-    async def _auth(self, request: HttpRequest, send: Send) -> int:
-        status, body, headers = await forward_auth_encoded(request, self.service)
-        await respond(send, status, b"" if request.method == "HEAD" else body, headers)
-        return status
-
     async def _verify(self, request: HttpRequest, send: Send) -> int:
         await respond_json(send, 200, await verify_api(request, self.service))
         return 200

@@ -1,0 +1,166 @@
+"""The fast lane's accept path (realmgate.lane, ``_speedups.fast_verify``): what it decides
+itself must be exactly what the reference pipeline decides, and every state that lives
+outside the token (revocations, mappings, the registry's health, the cache's doorkeeper)
+must reach it as promptly as it reaches the reference."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from realmgate import verifier as verifier_module
+from realmgate.decision import Decision
+from realmgate.lane import LaneRecord, fast_verify
+from realmgate.registry import MappingRule, Revocation, SQLiteRegistry
+from realmgate.trace import TraceLevel
+from realmgate.verifier import Verifier
+from tests import services
+from tests.conftest import Setup
+
+pytestmark = pytest.mark.skipif(fast_verify is None, reason="realmgate._speedups not built")
+
+
+@pytest.fixture
+def world(setup: Setup) -> Iterator[tuple[Path, SQLiteRegistry]]:
+    config = services.write_config(setup.dir, '[registry]\npath = "registry.db"\n')
+    registry = SQLiteRegistry(setup.dir / "registry.db")
+    registry.add(MappingRule("alice", "R", "ALICE01"))
+    registry.add(MappingRule("*", "R", "ANYONE"))
+    yield config, registry
+    registry.close()
+
+
+_NOW = time.time() + 1.5  # one instant for both pipelines: the trace shows "now"
+
+
+def _clock() -> float:
+    return _NOW
+
+
+def _lane_decided(decision: Decision) -> bool:
+    return isinstance(decision.recorded, LaneRecord) or (
+        decision.recorded == () and decision.accepted and not decision.from_cache
+    )
+
+
+def _warm(engine: Verifier, rsa_key: Any) -> None:
+    """The lane reads parsed header segments the reference cached: one token first."""
+    assert engine.verify(services.token(rsa_key, "warm")).accepted
+
+
+def _reference(config: Path, registry: SQLiteRegistry, monkeypatch: pytest.MonkeyPatch) -> Any:
+    def verify(token: str) -> Decision:
+        with monkeypatch.context() as patch:
+            patch.setattr(verifier_module, "fast_verify", None)
+            return Verifier(config, registry=registry, clock=_clock).verify(token)
+
+    return verify
+
+
+@pytest.mark.parametrize("subject", ["alice", "bob", "CN=Carol,O=Corp"])
+def test_lane_decision_equals_the_reference(
+    world: tuple[Path, SQLiteRegistry],
+    rsa_key: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    subject: str,
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry, clock=_clock)
+    _warm(engine, rsa_key)
+    token = services.token(rsa_key, subject)
+    fast = engine.verify(token)
+    assert isinstance(fast.recorded, LaneRecord), "the lane did not decide"
+    reference = _reference(config, registry, monkeypatch)(token)
+    assert not isinstance(reference.recorded, LaneRecord)
+    for name in Decision._fields:
+        if name not in ("recorded", "token_ref", "rule"):
+            assert getattr(fast, name) == getattr(reference, name), name
+    assert fast.token_hash == reference.token_hash == verifier_module.token_hash(token)
+    assert fast.mapping_rule == reference.mapping_rule
+    assert [s.describe() for s in fast.trace] == [s.describe() for s in reference.trace]
+    assert fast.trace is fast.trace  # made once
+
+
+def test_trace_off_records_nothing(world: tuple[Path, SQLiteRegistry], rsa_key: Any) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry, trace_level=TraceLevel.OFF)
+    _warm(engine, rsa_key)
+    decision = engine.verify(services.token(rsa_key))
+    assert decision.accepted and decision.local_user == "ALICE01" and decision.trace == ()
+
+
+def test_decision_never_shows_the_token(world: tuple[Path, SQLiteRegistry], rsa_key: Any) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    token = services.token(rsa_key)
+    decision = engine.verify(token)
+    signature = token.rsplit(".", 1)[1]
+    assert signature not in repr(decision) and signature not in str(decision._asdict())
+    assert signature not in str(decision.to_dict())
+    assert decision._asdict()["token_hash"] == decision.token_hash
+
+
+def test_a_token_is_stored_on_its_second_acceptance(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    token = services.token(rsa_key)
+    first, second, third = (engine.verify(token) for _ in range(3))
+    assert isinstance(first.recorded, LaneRecord)  # the lane, nothing stored
+    assert not isinstance(second.recorded, LaneRecord) and not second.from_cache  # stored
+    assert third.from_cache and third.local_user == first.local_user == "ALICE01"
+
+
+def test_revocation_reaches_the_lane_within_the_refresh_interval(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert _lane_decided(engine.verify(services.token(rsa_key, "alice")))
+    registry.revoke(Revocation("subject", "alice", reason="left"))
+    time.sleep(0.3)  # the checker's refresh interval is 0.25 s
+    refused = engine.verify(services.token(rsa_key, "alice"))
+    assert refused.message_id == "RG8510E" and "subject 'alice'" in (refused.reason or "")
+    other = engine.verify(services.token(rsa_key, "bob"))  # a non-empty list: find() asked
+    assert other.accepted and other.local_user == "ANYONE"
+    registry.unrevoke("subject", "alice")
+    time.sleep(0.3)
+    assert engine.verify(services.token(rsa_key, "alice")).local_user == "ALICE01"
+
+
+def test_mapping_changes_reach_the_lane(world: tuple[Path, SQLiteRegistry], rsa_key: Any) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(rsa_key, "alice")).local_user == "ALICE01"
+    registry.remove("alice", "R")
+    engine.mapper.refresh()
+    assert engine.verify(services.token(rsa_key, "alice")).local_user == "ANYONE"
+    registry.remove("*", "R")
+    engine.mapper.refresh()
+    unmapped = engine.verify(services.token(rsa_key, "alice"))
+    assert unmapped.message_id == "RG5001E" and unmapped.status == 403
+    assert not isinstance(unmapped.recorded, LaneRecord)  # the reference explained it
+    assert ("mapping", "realm") in [(step.stage, step.check) for step in unmapped.trace]
+
+
+def test_an_unreadable_registry_fails_closed(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(rsa_key)).accepted
+    registry.close()
+    time.sleep(0.3)
+    for _ in range(3):  # not once: the lane must not answer from a stale view meanwhile
+        decision = engine.verify(services.token(rsa_key))
+        assert decision.message_id == "RG5002E" and decision.status == 503
