@@ -91,3 +91,32 @@ def test_json_log_never_holds_the_token(env: Env) -> None:
         for line in out.splitlines()
         if line.startswith("{")
     )
+
+
+OFFICE_ONLY = """\
+auth_filter = "office"
+
+[[auth_filter]]
+id = "office"
+[[auth_filter.condition]]
+kind = "remote_address"
+match = "equals"
+value = "10.9.9.9"
+"""
+
+
+def test_forwarded_for_is_believed_only_from_configured_proxies(env: Env) -> None:
+    """uvicorn's own proxy-header handling (it believes X-Forwarded-For from 127.0.0.1 by
+    default) must be off: only ``[server] trusted_proxies`` decides whose forwarded headers
+    count, or a local client could pass a remote-address filter by writing the header."""
+    env.write(OFFICE_ONLY)
+    spoofed = {**bearer(env.token()), "X-Forwarded-For": "10.9.9.9"}
+    with serve(env.config) as server:
+        response = httpx.get(server.url + "/auth", headers=spoofed, timeout=10)
+        assert response.status_code == 401, response.text
+        assert response.headers["x-realmgate-message"].startswith("RG2")
+    env.write(OFFICE_ONLY + '\n[server]\ntrusted_proxies = ["127.0.0.1/32"]\n')
+    with serve(env.config) as server:
+        response = httpx.get(server.url + "/auth", headers=spoofed, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-realmgate-user"] == "ALICE01"

@@ -66,6 +66,10 @@ def _uvicorn_config(app: object, service: Service, **where: object) -> uvicorn.C
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=max(1, int(settings.request_timeout)),
         server_header=False,
+        # realmgate decides whose X-Forwarded-* to believe ([server] trusted_proxies);
+        # uvicorn's own handling believes 127.0.0.1 by default and would rewrite the peer
+        # address before the auth filters see it.
+        proxy_headers=False,
         **where,  # type: ignore[arg-type]
     )
 
