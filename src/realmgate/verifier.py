@@ -677,6 +677,15 @@ class Verifier:
         return result.refusal(user, realm, realm_source)
 
     # -- the verified-token cache (issue 5; the rules are in realmgate.tokencache) -------------
+    def cached(self, token: str) -> Decision | None:
+        """The verified-token cache's answer for ``token`` (every check a hit makes), or None
+        when :meth:`verify` must run. A hit never does I/O, so an async caller can take it
+        without the inline-pass set-up a fetch would need."""
+        entry = self.token_cache.get(token)
+        if entry is None:
+            return None
+        return self._from_cache(token, entry, None, None, None)
+
     def _from_cache(
         self,
         token: str,
