@@ -1,6 +1,6 @@
 """realmgate's performance benchmark (issue 5): one command, one Markdown report.
 
-    .venv/bin/python benchmarks/run.py            # everything (about 10 minutes)
+    .venv/bin/python benchmarks/run.py            # everything (about 6 minutes)
     .venv/bin/python benchmarks/run.py --quick    # fewer rounds, 200 000-token RSS run
     .venv/bin/python benchmarks/run.py --only lib,cache --out report.md
 

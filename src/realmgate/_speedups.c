@@ -736,7 +736,7 @@ static inline int nonempty_str(PyObject *value) {
     return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
 }
 
-/* The stages after the claims (verifier._accept) for a token whose signature verified:
+/* The stages after the claims (acceptance.accept) for a token whose signature verified:
  * the revocation list, the realm, the identity mapping, the accepted Decision. A new
  * Decision, or NULL (no exception left set) wherever the Python stages must decide: a
  * token seen before, a missing user claim, a revoked token or an unreadable list, no

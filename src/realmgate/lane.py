@@ -25,19 +25,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from realmgate.acceptance import accept, chosen_steps
 from realmgate.claims import passed_steps
-from realmgate.compiled import mapped_steps, plan_for, signature_steps
+from realmgate.compiled import bad_signature, mapped_steps, plan_for, signature_steps
 from realmgate.decision import Decision
+from realmgate.errors import RealmgateError
 from realmgate.jws import ParsedJWS, header_cache
 from realmgate.mapping import lookup_order
 from realmgate.registry.base import ANY
+from realmgate.results import Known, failed, log_if_fine
 from realmgate.snapshot import Snapshot
-from realmgate.trace import TraceLevel, TraceStep
+from realmgate.trace import Trace, TraceLevel, TraceStep
 
 if TYPE_CHECKING:
     from realmgate.mapping import IdentityMapper
     from realmgate.revocation import RevocationChecker
     from realmgate.tokencache import VerifiedTokenCache
+    from realmgate.verifier import Verifier
 
 FastVerify = Callable[[str, tuple[Any, ...]], Any]
 
@@ -49,7 +53,7 @@ except ImportError:  # pragma: no cover - exercised where the extension is not b
 else:
     fast_verify = _compiled
 
-__all__ = ["LaneRecord", "build_state", "fast_verify"]
+__all__ = ["LaneRecord", "after_front", "build_state", "fast_verify", "state_for"]
 
 LaneState = tuple[Any, ...]
 """What ``_speedups.fast_verify`` reads (the order is the C code's ``S_*`` indices)."""
@@ -156,3 +160,76 @@ def build_state(
         int(trace_level),
         cache.doorkeeper.state,
     )
+
+
+def state_for(
+    verifier: Verifier, snapshot: Snapshot, mapper: IdentityMapper | None
+) -> LaneState | None:
+    """The lane's state for ``verifier`` on ``snapshot``; None (the lane off) without the
+    compiled module, or if its revocation checker cannot be made: the reference then
+    refuses with the reason. ``mapper`` is None until the reference opened the registry."""
+    if fast_verify is None:
+        return None
+    try:
+        return build_state(
+            snapshot,
+            verifier.trace_level,
+            verifier.clock,
+            verifier.token_cache,
+            mapper,
+            verifier.revocations,
+        )
+    except RealmgateError:
+        return None
+
+
+def after_front(
+    verifier: Verifier, snapshot: Snapshot | None, token: str, front: tuple[Any, ...]
+) -> Decision:
+    """The Python stages after the lane's front half: a signature no key verified
+    (RG3004E), a key lookup that raised, or a token C handed over after its claims.
+    ``snapshot`` is the one the lane's state was made from."""
+    assert snapshot is not None  # a lane with a state has its snapshot
+    plan, parsed, lookup, tried, key, exp, now = front
+    definition = plan.definition
+    claims = parsed.claims
+    iss = claims["iss"]
+    trace = Trace(verifier.trace_level)
+    if trace.level and key is None:
+        trace.records += (chosen_steps, 3, snapshot.selector, definition, iss)
+    elif trace.level:  # the records Verifier._decide writes for the same stages
+        trace.records += (
+            chosen_steps,
+            3,
+            snapshot.selector,
+            definition,
+            iss,
+            signature_steps,
+            4,
+            parsed.alg,
+            lookup,
+            tried,
+            key,
+            passed_steps,
+            3,
+            definition,
+            claims,
+            now,
+        )
+    known = Known()
+    try:
+        if lookup is None:  # the key lookup raised: as check_signature lets it
+            trace.add("keys", "algorithm", "pass", alg=parsed.alg)
+            raise tried
+        if key is None:  # every usable key tried, none verified: the reference's RG3004E
+            raise bad_signature(definition, parsed, lookup, tried, trace)
+        decision = accept(
+            verifier, snapshot, plan, parsed, key, iss, exp, token, trace, known, True
+        )
+    except Exception as exc:  # as in Verifier._run: a later stage's refusal, or a fault
+        known.alg, known.claims, known.issuer = parsed.alg, claims, iss
+        known.client_id = definition.id
+        known.key_id = parsed.kid if key is None else parsed.kid or key.label()
+        return failed(exc, known, trace, token)
+    log_if_fine(decision)
+    return decision

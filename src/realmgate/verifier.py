@@ -1,99 +1,61 @@
 """The engine: a token (and optionally its request) in, a :class:`Decision` out.
 
 Pipeline: extract → select → keys → jws → claims → mapping. Every stage raises a typed
-:class:`~realmgate.errors.TokenRefused` with a catalogue id; this module turns that into a
-refusal Decision carrying what was known so far (definition, issuer, key id…) and the trace.
+:class:`~realmgate.errors.TokenRefused` with a catalogue id, which ``realmgate.results``
+turns into a refusal Decision carrying what was known so far (definition, issuer, key
+id…) and the trace. The stages after the claims (revocation, replay, mapping, the accepted
+Decision) are ``realmgate.acceptance``.
 
-Speed (issue 5, figures in ``benchmarks/results-2026-11-23.md``): a token already accepted
+Speed (issue 5, figures in ``benchmarks/results-2026-12-03.md``): a token already accepted
 is answered from the verified-token cache (``realmgate.tokencache``) after the checks that
-keep that correct; a new one runs the stages on the definition's compiled plan
-(``realmgate.compiled``: prepared keys, claim checks as one closure) and records passing
-stages as lazy trace records, expanded only when ``Decision.trace`` is read.
+keep that correct; a new one goes through the fast lane (``realmgate.lane``: its accept
+path in C), which hands anything it is not certain of to the stages here, run on the
+definition's compiled plan (``realmgate.compiled``) with passing stages recorded as lazy
+trace records, expanded only when ``Decision.trace`` is read.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from realmgate.acceptance import accept, chosen_steps
 from realmgate.claims import check_claims, passed_steps
-from realmgate.compiled import (
-    DefinitionPlan,
-    bad_signature,
-    check_signature,
-    mapped_steps,
-    plan_for,
-    signature_steps,
-)
+from realmgate.compiled import check_signature, plan_for
 from realmgate.configmodel import ClientDefinition, Config
 from realmgate.decision import Decision
-from realmgate.errors import (
-    ClaimRefused,
-    IdentityNotMapped,
-    InvalidToken,
-    KeysUnavailable,
-    NoDefinition,
-    RealmgateError,
-    RegistryError,
-    TokenRefused,
-)
+from realmgate.errors import ClaimRefused, InvalidToken, TokenRefused
 from realmgate.extract import extract_token
-from realmgate.jws import ParsedJWS, parse_compact
-from realmgate.keys.material import VerificationKey
-from realmgate.lane import LaneState, build_state, fast_verify
+from realmgate.jws import parse_compact
+from realmgate.lane import LaneState, after_front, fast_verify, state_for
 from realmgate.mapping import IdentityMapper
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
-from realmgate.replay_redis import ReplayStoreUnavailable, ReplayUnavailable, unavailable_outcome
 from realmgate.request import RequestInfo
-from realmgate.revocation import RevocationChecker, check_revocation, checker_for
+from realmgate.results import (
+    Known,
+    exception_for,
+    failed,
+    log,
+    log_cache,
+    log_decision,
+    refusal,
+    token_hash,
+)
+from realmgate.revocation import RevocationChecker, checker_for
 from realmgate.snapshot import Snapshot, build_snapshot
-from realmgate.tokencache import CacheEntry, VerifiedTokenCache, make_entry, serve
-from realmgate.trace import Trace, TraceLevel, TraceStep
-from realmgate.tracespec import FINE, FINEST
+from realmgate.tokencache import CacheEntry, VerifiedTokenCache, serve
+from realmgate.trace import Trace, TraceLevel
+from realmgate.tracespec import FINE
 
 if TYPE_CHECKING:
     from realmgate.modes import ApiModes, Plan
 
-log = logging.getLogger("realmgate.decision")
-log_cache: dict[int, bool] = log._cache  # type: ignore[attr-defined]
-"""``Logger.isEnabledFor``'s own memo (cleared by logging on every level change): a False in
-it answers "not enabled" without the Python-level method call (0.4 µs per token)."""
-
-_new = tuple.__new__
-_sha256 = hashlib.sha256
-
-
-def token_hash(token: str) -> str:
-    """Short stable identifier of a token for logs and decisions (never the token)."""
-    return hashlib.sha256(token.encode(errors="replace")).hexdigest()[:12]
-
-
-class _Context:
-    """What is known so far about the token being verified, for a refusal Decision.
-    Class attributes are the defaults, so making one costs no attribute writes."""
-
-    client_id: str | None = None
-    issuer: str | None = None
-    subject: str | None = None
-    realm: str | None = None
-    key_id: str | None = None
-    alg: str | None = None
-    claims: dict[str, Any] | None = None
-
-
-def _status_for(exc: RealmgateError) -> int:
-    if isinstance(exc, IdentityNotMapped):
-        return 403
-    if isinstance(exc, (KeysUnavailable, RegistryError, ReplayUnavailable)):
-        return 503
-    return 401
+__all__ = ["Verifier", "token_hash"]
 
 
 class Verifier:
@@ -205,10 +167,10 @@ class Verifier:
                 front = fast_verify(token, state)
                 if type(front) is Decision:  # accepted, every stage done in C
                     if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
-                        self._log(front)
+                        log_decision(front)
                     return front
                 if front is not None:
-                    return self._after_front(lane[0], token, front)
+                    return after_front(self, lane[0], token, front)
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
         return self._run(token, request, None, None, default_issuer, trace, cache=not explain)
 
@@ -234,7 +196,7 @@ class Verifier:
                 if fast is not None:
                     return fast
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
-        ctx = _Context()
+        ctx = Known()
         try:
             accepted, reasons = selector.accepting(request)
             if not accepted:
@@ -243,7 +205,7 @@ class Verifier:
             locations = selector.locations if not reasons else selector.locations_of(accepted)
             token, location = self._extract(request, locations, trace)
         except TokenRefused as exc:
-            return self._refusal(exc, ctx, trace, None)
+            return refusal(exc, ctx, trace, None)
         # Every definition accepted the request: selection is unrestricted (None), which
         # lets it skip comparing the candidates one by one.
         candidates = accepted if reasons else None
@@ -261,7 +223,7 @@ class Verifier:
         """Like :meth:`verify` but raise the typed refusal (its ``decision`` attribute set)."""
         decision = self.verify(token, request, default_issuer=default_issuer)
         if not decision.accepted:
-            raise _exception_for(decision)
+            raise exception_for(decision)
         return decision
 
     async def verify_async(
@@ -320,7 +282,7 @@ class Verifier:
         modes = self._api_modes()
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
 
-        def plan(snapshot: Snapshot, ctx: _Context) -> Plan:
+        def plan(snapshot: Snapshot, ctx: Known) -> Plan:
             return modes.plan(mode, token, default_issuer, discovery_url, snapshot, trace, ctx)
 
         return self._run(token, None, None, None, default_issuer, trace, plan)
@@ -354,11 +316,11 @@ class Verifier:
         candidates: list[ClientDefinition] | None,
         default_issuer: str | None,
         trace: Trace,
-        plan: Callable[[Snapshot, _Context], Plan] | None = None,
+        plan: Callable[[Snapshot, Known], Plan] | None = None,
         *,
         cache: bool = False,
     ) -> Decision:
-        ctx = _Context()
+        ctx = Known()
         snapshot = self._snapshot
         try:
             if plan is not None:  # verify API modes: choose definition and keys first
@@ -368,19 +330,10 @@ class Verifier:
                 snapshot, token, request, location, candidates, default_issuer, trace, ctx, cache
             )
         except Exception as exc:
-            return self._failed(exc, ctx, trace, token)
+            return failed(exc, ctx, trace, token)
         if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
-            self._log(decision)
+            log_decision(decision)
         return decision
-
-    def _failed(self, exc: Exception, ctx: _Context, trace: Trace, token: str) -> Decision:
-        """The refusal Decision for what a stage raised; anything unexpected fails closed
-        (RG9001S, status 500, logged with its traceback), never a traceback to the caller."""
-        if isinstance(exc, (TokenRefused, RegistryError)):
-            return self._refusal(exc, ctx, trace, token)
-        log.error("internal error verifying token %s", token_hash(token), exc_info=exc)
-        fault = TokenRefused("RG9001S", during="verifying a token", detail=type(exc).__name__)
-        return self._refusal(fault, ctx, trace, token, status=500)
 
     def _decide(
         self,
@@ -391,7 +344,7 @@ class Verifier:
         candidates: list[ClientDefinition] | None,
         default_issuer: str | None,
         trace: Trace,
-        ctx: _Context,
+        ctx: Known,
         cache: bool = False,
     ) -> Decision:
         parsed = parse_compact(token, snapshot.config.limits.max_token_bytes)
@@ -429,7 +382,7 @@ class Verifier:
                 candidates = selector.among(iss, candidates)
             definition = selector.select(iss, request, location, trace, candidates)
         elif level:
-            records += (_chosen_steps, 3, selector, definition, iss)
+            records += (chosen_steps, 3, selector, definition, iss)
         ctx.client_id = definition.id
         plan = snapshot.plans.get(definition.id)
         if plan is None or plan.definition is not definition:
@@ -443,11 +396,12 @@ class Verifier:
             exp = check_claims(definition, claims, now, trace)
         elif level:
             records += (passed_steps, 3, definition, claims, now)
-        return self._accept(snapshot, plan, parsed, key, iss, exp, token, trace, ctx, cache)
+        return accept(self, snapshot, plan, parsed, key, iss, exp, token, trace, ctx, cache)
 
     def _new_lane(self) -> _Lane:
         snapshot, cache, mapper = self._snapshot, self.token_cache, self._mapper
-        lane = self._lane = (snapshot, cache, mapper, self._lane_state(snapshot, mapper))
+        state = None if fast_verify is None else state_for(self, snapshot, mapper)
+        lane = self._lane = (snapshot, cache, mapper, state)
         return lane
 
     def _fast(self, token: str, request: RequestInfo | None) -> Decision | None:
@@ -470,211 +424,9 @@ class Verifier:
             return None
         if type(front) is Decision:  # accepted, every stage done in C (admitted there too)
             if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
-                self._log(front)
+                log_decision(front)
             return front
-        return self._after_front(lane[0], token, front)
-
-    def _after_front(
-        self, snapshot: Snapshot | None, token: str, front: tuple[Any, ...]
-    ) -> Decision:
-        """The Python stages after the lane's front half: a signature no key verified
-        (RG3004E), a key lookup that raised, or a token C handed over after its claims.
-        ``snapshot`` is the one the lane's state was made from."""
-        assert snapshot is not None  # a lane with a state has its snapshot
-        plan, parsed, lookup, failed, key, exp, now = front
-        definition = plan.definition
-        claims = parsed.claims
-        iss = claims["iss"]
-        trace = Trace(self.trace_level)
-        if trace.level and key is None:
-            trace.records += (_chosen_steps, 3, snapshot.selector, definition, iss)
-        elif trace.level:  # the records _decide writes for the same stages
-            trace.records += (
-                _chosen_steps,
-                3,
-                snapshot.selector,
-                definition,
-                iss,
-                signature_steps,
-                4,
-                parsed.alg,
-                lookup,
-                failed,
-                key,
-                passed_steps,
-                3,
-                definition,
-                claims,
-                now,
-            )
-        ctx = _Context()
-        try:
-            if lookup is None:  # the key lookup raised: as check_signature lets it
-                trace.add("keys", "algorithm", "pass", alg=parsed.alg)
-                raise failed
-            if key is None:  # every usable key tried, none verified: the reference's RG3004E
-                raise bad_signature(definition, parsed, lookup, failed, trace)
-            decision = self._accept(snapshot, plan, parsed, key, iss, exp, token, trace, ctx, True)
-        except Exception as exc:  # as in _run: a refusal from the later stages, or a fault
-            ctx.alg, ctx.claims, ctx.issuer, ctx.client_id = parsed.alg, claims, iss, definition.id
-            ctx.key_id = parsed.kid if key is None else parsed.kid or key.label()
-            return self._failed(exc, ctx, trace, token)
-        if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
-            self._log(decision)
-        return decision
-
-    def _lane_state(self, snapshot: Snapshot, mapper: IdentityMapper | None) -> LaneState | None:
-        """The fast lane's view of ``snapshot``; None (the lane off) without the compiled
-        module, or if its revocation checker cannot be made: the reference then refuses
-        with the reason. ``mapper`` is None until the reference opened the registry."""
-        if fast_verify is None:
-            return None
-        try:
-            return build_state(
-                snapshot,
-                self.trace_level,
-                self._clock,
-                self.token_cache,
-                mapper,
-                self.revocations,
-            )
-        except RealmgateError:
-            return None
-
-    def _accept(
-        self,
-        snapshot: Snapshot,
-        plan: DefinitionPlan,
-        parsed: ParsedJWS,
-        key: VerificationKey,
-        iss: str,
-        exp: float,
-        token: str,
-        trace: Trace,
-        ctx: _Context,
-        cache: bool,
-    ) -> Decision:
-        """The stages after a good signature and good claims, for both paths: revocation,
-        replay, mapping, the Decision (kept in the verified-token cache when it may be)."""
-        definition = plan.definition
-        claims = parsed.claims
-        level = trace.level
-        key_id = parsed.kid or key.label()
-        store = cache and plan.cacheable and self.token_cache.admit(token)
-        revocation: int | None = None
-        if plan.revocation:  # issue 8: the registry's revocation list
-            checker = self._revocations  # not "or": an empty checker is falsy (__len__)
-            if checker is None:
-                checker = self.revocations()
-            if store:  # read before the check: a revocation racing it leaves the entry stale
-                revocation = checker.generation()
-            jti, subject = claims.get("jti"), claims.get(definition.user_claim)
-            if checker.find(iss, jti=jti, subject=subject, kid=key_id) is not None:
-                registry = self.mapper.registry
-                check_revocation(
-                    registry, iss, claims, definition.user_claim, key_id, trace, checker
-                )
-            if level:
-                trace.records.append(("revocation", "list", "pass", {}))
-        if not definition.token_reuse:
-            self._check_replay(definition, iss, claims, exp, trace)
-
-        user = claims.get(definition.user_claim)
-        if type(user) is not str or not user:
-            trace.add("mapping", "user_claim", "fail", claim=definition.user_claim)
-            raise ClaimRefused("RG4014E", claim=definition.user_claim, client=definition.id)
-        ctx.subject = user
-        realm = definition.realm
-        if realm is not None:
-            realm_source = "definition"
-        else:
-            realm, realm_source = _realm_of(definition, claims, iss)
-        ctx.realm = realm
-        mapping: int | None = None
-        if definition.map_to_registry_user:
-            local_user, rule = user, None
-            if level:
-                trace.records += (
-                    mapped_steps,
-                    7,
-                    None,
-                    None,
-                    user,
-                    realm,
-                    realm_source,
-                    definition.id,
-                    False,
-                )
-        else:
-            mapper = self._mapper
-            if mapper is None:
-                mapper = self.mapper
-            rule, rules = mapper.match(user, realm)
-            if rule is None:
-                raise self._unmapped(mapper, rules, user, realm, realm_source, trace)
-            local_user, mapping = rule.local_user, rules.generation
-            if level:
-                trace.records += (
-                    mapped_steps,
-                    7,
-                    mapper,
-                    rules,
-                    user,
-                    realm,
-                    realm_source,
-                    definition.id,
-                    level >= TraceLevel.FULL,
-                )
-        decision: Decision = _new(
-            Decision,
-            (
-                True,
-                definition.id,
-                iss,
-                user,
-                realm,
-                local_user,
-                claims,  # Decision.claims shows it read-only: cache hits share it
-                key_id,
-                parsed.alg,
-                None,
-                None,
-                200,
-                realm_source,
-                rule,
-                parsed.raw,  # hashed when Decision.token_hash is read
-                exp,
-                trace,
-                False,
-            ),
-        )
-        if store:
-            entry = make_entry(token, decision, snapshot, plan, parsed, key, mapping, revocation)
-            self.token_cache.put(token, entry)
-        return decision
-
-    @staticmethod
-    def _unmapped(
-        mapper: IdentityMapper,
-        rules: Any,
-        user: str,
-        realm: str,
-        realm_source: str,
-        trace: Trace,
-    ) -> TokenRefused:
-        result = mapper.resolve_in(rules, user, realm)
-        trace.add("mapping", "realm", "info", realm=realm, source=realm_source)
-        if trace.full:
-            for attempt in result.tried:
-                trace.add(
-                    "mapping",
-                    "filter",
-                    "skip",
-                    user_filter=attempt.user_filter,
-                    realm_filter=attempt.realm_filter,
-                    why=attempt.why,
-                )
-        return result.refusal(user, realm, realm_source)
+        return after_front(self, lane[0], token, front)
 
     # -- the verified-token cache (issue 5; the rules are in realmgate.tokencache) -------------
     def cached(self, token: str) -> Decision | None:
@@ -696,7 +448,7 @@ class Verifier:
     ) -> Decision | None:
         hit = serve(self, token, entry, request, location, candidates)
         if hit is not None and log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
-            self._log(hit)
+            log_decision(hit)
         return hit
 
     @property
@@ -711,110 +463,5 @@ class Verifier:
             checker = self._revocations = checker_for(self.mapper.registry)
         return checker
 
-    # --- issue 8: shared state across nodes (revocation list, shared replay store) ----------
-    def _check_replay(
-        self,
-        definition: ClientDefinition,
-        iss: str,
-        claims: dict[str, Any],
-        exp: float,
-        trace: Trace,
-    ) -> None:
-        jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti:
-            trace.add("claims", "jti", "fail", present=False)
-            raise ClaimRefused("RG4013E", client=definition.id)
-        try:
-            first = self.replay_store.first_use(f"{iss}\x00{jti}", exp + definition.clock_skew)
-        except ReplayStoreUnavailable as exc:  # a shared store (Redis) cannot be reached
-            # replay_unavailable decides: "allow" → True with a trace warning; else RG8501E.
-            first = unavailable_outcome(definition, iss, jti, exc, trace)
-            if first:
-                return
-        if not first:
-            trace.add("claims", "jti", "fail", jti=jti, replay=True)
-            raise ClaimRefused("RG4012E", jti=jti, iss=iss, client=definition.id)
-        trace.add("claims", "jti", "pass", jti=jti)
-
-    # --- end of issue 8 ------------------------------------------------------------------------
-
-    # -- results -----------------------------------------------------------------------------
-    def _refusal(
-        self,
-        exc: RealmgateError,
-        ctx: _Context,
-        trace: Trace,
-        token: str | None,
-        status: int | None = None,
-    ) -> Decision:
-        trace.add("decision", "refused", "fail", message_id=exc.message_id)
-        decision = Decision(
-            accepted=False,
-            client_id=ctx.client_id,
-            issuer=ctx.issuer,
-            subject=ctx.subject,
-            realm=ctx.realm,
-            claim_set=ctx.claims or {},
-            key_id=ctx.key_id,
-            algorithm=ctx.alg,
-            message_id=exc.message_id,
-            reason=exc.text,
-            status=status or _status_for(exc),
-            token_ref=token_hash(token) if token else None,
-            recorded=trace,
-        )
-        if log.isEnabledFor(FINE):
-            self._log(decision)
-        return decision
-
-    def _log(self, decision: Decision) -> None:
-        fields = {
-            "accepted": decision.accepted,
-            "message_id": decision.message_id,
-            "client": decision.client_id,
-            "issuer": decision.issuer,
-            "subject": decision.subject,
-            "realm": decision.realm,
-            "local_user": decision.local_user,
-            "token_hash": decision.token_hash,
-        }
-        text = decision.reason or f"accepted as {decision.local_user!r} via {decision.client_id}"
-        log.log(FINE, "%s", text, extra={"rg": fields})
-        if log.isEnabledFor(FINEST):
-            for step in decision.trace:
-                log.log(FINEST, "%s", step.describe(), extra={"rg": {"step": step.to_dict()}})
-
 
 _Lane = tuple[Snapshot | None, VerifiedTokenCache | None, IdentityMapper | None, LaneState | None]
-
-
-def _chosen_steps(selector: Any, definition: ClientDefinition, iss: str) -> tuple[TraceStep]:
-    return (selector.chosen_step(definition, iss),)
-
-
-def _realm_of(definition: ClientDefinition, claims: dict[str, Any], iss: str) -> tuple[str, str]:
-    if definition.realm is not None:
-        return definition.realm, "definition"
-    value = claims.get(definition.realm_claim)
-    if isinstance(value, str) and value:
-        return value, f"claim:{definition.realm_claim}"
-    return iss, "iss"
-
-
-def _exception_for(decision: Decision) -> TokenRefused:
-    message_id = decision.message_id or "RG9001S"
-    kinds: dict[str, type[TokenRefused]] = {
-        "1": InvalidToken,
-        "2": NoDefinition,
-        "3": InvalidToken,
-        "4": ClaimRefused,
-        "7": InvalidToken,
-    }
-    kind = IdentityNotMapped if decision.status == 403 else kinds.get(message_id[2], TokenRefused)
-    if decision.status == 503 and message_id.startswith("RG7"):
-        kind = KeysUnavailable
-    exc = kind(message_id)
-    exc.text = decision.reason or exc.text
-    exc.args = (exc.text,)
-    exc.decision = decision
-    return exc
