@@ -11,7 +11,14 @@ setup(
     ext_modules=[
         Extension(
             "realmgate._speedups",
-            ["src/realmgate/_speedups.c"],
+            [
+                "src/realmgate/_speedups.c",
+                "src/realmgate/_speedups_split.c",
+                "src/realmgate/_speedups_json.c",
+                "src/realmgate/_speedups_claims.c",
+                "src/realmgate/_speedups_lane.c",
+            ],
+            depends=["src/realmgate/_speedups.h"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )

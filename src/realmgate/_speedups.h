@@ -1,0 +1,71 @@
+/*
+ * realmgate._speedups: what its source files share (see _speedups.c for the overview).
+ *
+ * _speedups_split.c: strict compact-JWS split and base64url;
+ * _speedups_json.c: the strict JSON-object parser;
+ * _speedups_claims.c: the claim checks of claims.compile_claims;
+ * _speedups_lane.c: the fast lane (fast_verify) and the doorkeeper;
+ * _speedups.c: the module, and the parts exposed for the tests and the fuzzer.
+ */
+#ifndef REALMGATE_SPEEDUPS_H
+#define REALMGATE_SPEEDUPS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 32
+#define MAX_NUMBER_CHARS 64
+#define MAX_KEYS_TRIED 8
+#define MAX_NUMERIC_DATE 253402300799.0
+#define STACK_STRING 512
+
+/* Shared between the files only: never exported from the module's shared object. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+typedef struct {
+    const unsigned char *text;
+    Py_ssize_t length;
+    Py_ssize_t header_end;  /* index of the first '.' */
+    Py_ssize_t payload_end; /* index of the second '.' */
+    PyObject *payload;
+    PyObject *signature;
+} Split;
+
+/* 1: split and decoded; 0: not for the fast lane; -1: error (exception set). */
+int split_token(PyObject *token, Py_ssize_t max_bytes, Split *out);
+void init_b64(void);
+
+/* A new dict, or NULL: with an exception set for a real error (memory), without one when
+ * the input is refused or declined. */
+PyObject *loads_object(const unsigned char *data, Py_ssize_t n);
+
+enum { N_ISS, N_SUB, N_JTI, N_EXP, N_NBF, N_IAT, N_AUD, N_COUNT };
+extern PyObject *NAMES[N_COUNT];
+
+/* Borrowed; NULL when absent (a lookup of an exact dict with str keys cannot fail). */
+static inline PyObject *get(PyObject *claims, int name) {
+    return PyDict_GetItemWithError(claims, NAMES[name]);
+}
+
+int init_claim_names(void);
+
+/* 1: valid, *exp_out set; 0: not certainly valid; -1: error. */
+int claims_ok(PyObject *claims, double now, double skew, PyObject *max_age_obj, int check_aud,
+              PyObject *expected, PyObject *required, double *exp_out);
+
+PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *doorkeeper_admit(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+extern const char fast_verify_doc[];
+extern const char doorkeeper_admit_doc[];
+int init_lane_names(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif
