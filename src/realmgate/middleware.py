@@ -22,7 +22,10 @@ identity is set if it is accepted, so a page can greet a known user without dema
 
 The request the auth filters see is the one the application sees (its client address,
 URL and headers); behind a reverse proxy, have the server or framework resolve forwarded
-headers (uvicorn ``--forwarded-allow-ips``, werkzeug ``ProxyFix``) as usual.
+headers (uvicorn ``--forwarded-allow-ips``, werkzeug ``ProxyFix``) as usual. Note that
+uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default: with a ``remote_address``
+filter and no local proxy, run it with ``--no-proxy-headers`` (``realmgate serve`` does),
+or any local process can claim any address.
 """
 
 from __future__ import annotations
