@@ -183,7 +183,8 @@ class ForwardAuth:
         token = None if raw is None else plain_token(raw, name == AUTHORIZATION)
         start = perf_counter()
         if token is not None:
-            # A cache hit (a session's steady traffic) needs no inline pass: 1.2 µs less.
+            # A cache hit (a session's steady traffic) needs no inline pass: 9 200 of the
+            # 58 100 instructions of a cached /auth (callgrind, in-process, 2026-12-03).
             hit = verifier.cached(token)
             if hit is not None:
                 decision = hit
