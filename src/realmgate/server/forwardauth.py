@@ -183,8 +183,9 @@ class ForwardAuth:
         token = None if raw is None else plain_token(raw, name == AUTHORIZATION)
         start = perf_counter()
         if token is not None:
-            # A cache hit (a session's steady traffic) needs no inline pass: 9 200 of the
-            # 58 100 instructions of a cached /auth (callgrind, in-process, 2026-12-03).
+            # A cache hit (a session's steady traffic) needs no inline pass. This and the
+            # kept headers sent uncopied took a cached /auth from 58 100 to 48 900
+            # instructions (callgrind, in-process, 2026-12-03).
             hit = verifier.cached(token)
             if hit is not None:
                 decision = hit
