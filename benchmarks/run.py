@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_fixtures import ALGORITHMS, make_keys, make_tokens, write_config
-from bench_lib import FLOOR, REALMGATE, cache_hits, dict_lookup_anchor, library_path
+from bench_lib import FLOOR, REALMGATE, SLICE, cache_hits, dict_lookup_anchor, library_path
 from bench_libs import LIBRARIES, versions
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +61,8 @@ def lib_section(keys: dict, verify, rounds: int, batch: int, log) -> list[str]: 
     results = library_path(keys, verify, rounds=rounds, batch=batch, progress=log)
     names = [REALMGATE, *LIBRARIES]
     out = [
-        f"### Library path: unique tokens ({rounds} interleaved rounds of {batch} tokens)",
+        f"### Library path: unique tokens ({rounds} rounds of {batch} tokens, the cases "
+        f"taking turns every {SLICE} tokens)",
         "",
         "µs per token: median (spread); × = median of per-round ratios to the floor. "
         "Floor = `cryptography` verify on the split signing input with a preloaded key.",

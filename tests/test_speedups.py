@@ -659,6 +659,37 @@ def test_loads_strict_long_numbers_follow_the_contract(sp: ModuleType, data: byt
     _check_loads(sp, data)
 
 
+@pytest.mark.parametrize(
+    "special",
+    [b"\\n", b'\\"', b"\\u00e9", b"\x01", b"\x1f", b"\x7f", b"\xc3\xa9", b"\xff", b'"'],
+    ids=repr,
+)
+def test_loads_strict_strings_across_the_eight_byte_scan(sp: ModuleType, special: bytes) -> None:
+    """The string scan reads eight plain bytes at a time: a character that ends or
+    complicates the body must be seen at every offset, before, on and after a boundary."""
+    for before in range(0, 26):
+        for after in (0, 1, 7, 8, 9):
+            body = b"a" * before + special + b"b" * after
+            _check_loads(sp, b'{"s":"' + body + b'","t":1}')
+            _check_loads(sp, b'{"' + body + b'":1}')
+
+
+def test_split_compact_every_length_and_group(sp: ModuleType) -> None:
+    """Decoding stores four bytes per group of three: every length up to a few groups, and a
+    bad character in every position, must decode exactly as b64url_decode or not at all."""
+    for size in range(0, 40):
+        data = bytes(range(1, size + 1))
+        text = b64url_encode(data)
+        for position in range(len(text)):
+            for bad in ("=", "+", "\x7f", "."):
+                mutated = text[:position] + bad + text[position + 1 :]
+                _check_split(sp, f"{_GOOD_HEADER}.{mutated}.{b64url_encode(b'sig')}", 4096)
+                _check_split(sp, f"{_GOOD_HEADER}.e30.{mutated}", 4096)
+        if text:
+            got = sp.split_compact(f"{_GOOD_HEADER}.{text}.{text}", 4096)
+            assert got is not None and got[2] == data and got[3] == data
+
+
 def test_loads_strict_depth_limit(sp: ModuleType) -> None:
     for levels in range(1, 40):
         inner = levels - 1

@@ -103,15 +103,14 @@ declined:
 }
 
 /* A new instance of a tuple subclass (ParsedJWS, Decision, LaneRecord) holding items. */
+/* Made as tuple.__new__(type, items) makes it (tuple_subtype_new: tp_alloc, then the
+ * items), without the two argument tuples of calling it. type is checked by fast_verify to
+ * be a tuple subclass, which is always garbage-collected, so tp_alloc tracks it. */
 static PyObject *new_tuple_of(PyObject *type, PyObject *const *items, Py_ssize_t n) {
-    PyObject *fields = PyTuple_New(n);
-    if (fields == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(fields, i, Py_NewRef(items[i]));
-    PyObject *args = PyTuple_Pack(1, fields);
-    Py_DECREF(fields);
-    if (args == NULL) return NULL;
-    PyObject *made = PyTuple_Type.tp_new((PyTypeObject *)type, args, NULL);
-    Py_DECREF(args);
+    PyTypeObject *tuple_type = (PyTypeObject *)type;
+    PyObject *made = tuple_type->tp_alloc(tuple_type, n);
+    if (made == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(made, i, Py_NewRef(items[i]));
     return made;
 }
 
