@@ -17,6 +17,8 @@ setup(
                 "src/realmgate/_speedups_json.c",
                 "src/realmgate/_speedups_claims.c",
                 "src/realmgate/_speedups_lane.c",
+                "src/realmgate/_speedups_rules.c",
+                "src/realmgate/_speedups_doorkeeper.c",
             ],
             depends=["src/realmgate/_speedups.h"],
             optional=True,

@@ -22,8 +22,9 @@
  *
  * Files: this one (the module, and the parts exposed for the differential tests and the
  * fuzzer), _speedups_split.c (split, base64url), _speedups_json.c (the JSON parser),
- * _speedups_claims.c (the claim checks), _speedups_lane.c (fast_verify, the doorkeeper);
- * _speedups.h declares what they share.
+ * _speedups_claims.c (the claim checks), _speedups_lane.c (fast_verify),
+ * _speedups_rules.c (its mapping-rule lookups), _speedups_doorkeeper.c (the cache's
+ * doorkeeper); _speedups.h declares what they share.
  */
 #include "_speedups.h"
 

@@ -4,7 +4,9 @@
  * _speedups_split.c: strict compact-JWS split and base64url;
  * _speedups_json.c: the strict JSON-object parser;
  * _speedups_claims.c: the claim checks of claims.compile_claims;
- * _speedups_lane.c: the fast lane (fast_verify) and the doorkeeper;
+ * _speedups_lane.c: the fast lane (fast_verify);
+ * _speedups_rules.c: its identity-mapping rule lookups;
+ * _speedups_doorkeeper.c: the verified-token cache's doorkeeper;
  * _speedups.c: the module, and the parts exposed for the tests and the fuzzer.
  */
 #ifndef REALMGATE_SPEEDUPS_H
@@ -57,6 +59,14 @@ int init_claim_names(void);
 /* 1: valid, *exp_out set; 0: not certainly valid; -1: error. */
 int claims_ok(PyObject *claims, double now, double skew, PyObject *max_age_obj, int check_aud,
               PyObject *expected, PyObject *required, double *exp_out);
+
+/* The mapping rule of a plain user name, or the first of ``order``: new references, or NULL
+ * (none, or an error set). See _speedups_rules.c. */
+PyObject *plain_rule(PyObject *rules, PyObject *user, PyObject *realm, PyObject *any);
+PyObject *first_rule(PyObject *rules, PyObject *order);
+
+/* 1: token seen before; 0: marked now; -1: a bad state (see _speedups_doorkeeper.c). */
+int admit(PyObject *state, PyObject *token);
 
 PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *doorkeeper_admit(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

@@ -1,4 +1,4 @@
-/* realmgate._speedups: the fast lane and the doorkeeper (overview: _speedups.c). */
+/* realmgate._speedups: the fast lane (overview: _speedups.c). */
 #include "_speedups.h"
 
 /* ---- the fast lane ------------------------------------------------------------------------ */
@@ -33,35 +33,6 @@ stale:
     Py_XDECREF(fresh);
     PyErr_Clear();
     return 0;
-}
-
-/* The rule for a user name that is not a DN (no '='), in mapping's order for it:
- * (user, realm), (user, *), (*, realm), (*, *). A new reference, or NULL (none, or an
- * error set). Saves the call of mapping.lookup_order (about a third of the lookup). */
-static PyObject *plain_rule(PyObject *rules, PyObject *user, PyObject *realm, PyObject *any) {
-    if (!PyDict_CheckExact(rules)) return NULL;
-    PyObject *order[4][2] = {{user, realm}, {user, any}, {any, realm}, {any, any}};
-    for (int i = 0; i < 4; i++) {
-        PyObject *key = PyTuple_Pack(2, order[i][0], order[i][1]);
-        if (key == NULL) return NULL;
-        PyObject *rule = PyDict_GetItemWithError(rules, key);
-        Py_DECREF(key);
-        if (rule != NULL) return Py_NewRef(rule);
-        if (PyErr_Occurred()) return NULL;
-    }
-    return NULL;
-}
-
-/* The first rule of ``rules`` (a dict) in ``order`` (mapping.lookup_order's tuple of
- * (user filter, realm filter) keys): a new reference, or NULL (none, or an error set). */
-static PyObject *first_rule(PyObject *rules, PyObject *order) {
-    if (!PyDict_CheckExact(rules) || !PyTuple_CheckExact(order)) return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(order); i++) {
-        PyObject *rule = PyDict_GetItemWithError(rules, PyTuple_GET_ITEM(order, i));
-        if (rule != NULL) return Py_NewRef(rule);
-        if (PyErr_Occurred()) return NULL;
-    }
-    return NULL;
 }
 
 /* Tries the usable (key, verify) pairs in order, as compiled.check_signature does.
@@ -112,46 +83,6 @@ static PyObject *new_tuple_of(PyObject *type, PyObject *const *items, Py_ssize_t
     if (made == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(made, i, Py_NewRef(items[i]));
     return made;
-}
-
-/* realmgate.doorkeeper's admit on its state (count u32, reset u32, then the bitmap):
- * 1 when the token was seen before, 0 when it is marked now, -1 on a bad state. */
-static int admit(PyObject *state, PyObject *token) {
-    if (!PyByteArray_CheckExact(state)) return -1;
-    Py_ssize_t size = PyByteArray_GET_SIZE(state) - 8;
-    if (size <= 0 || (size & (size - 1)) != 0) return -1; /* a power of two */
-    Py_hash_t hash = PyObject_Hash(token);
-    if (hash == -1) return -1;
-    unsigned char *bytes = (unsigned char *)PyByteArray_AS_STRING(state);
-    size_t bit = (size_t)hash & ((size_t)size * 8 - 1);
-    unsigned char *byte = bytes + 8 + (bit >> 3), mask = (unsigned char)(1u << (bit & 7));
-    if (*byte & mask) return 1;
-    uint32_t count, reset;
-    memcpy(&count, bytes, 4); /* little-endian: checked at import */
-    memcpy(&reset, bytes + 4, 4);
-    if (++count > reset) {
-        memset(bytes + 8, 0, (size_t)size);
-        count = 1;
-    }
-    memcpy(bytes, &count, 4);
-    *byte |= mask;
-    return 0;
-}
-
-const char doorkeeper_admit_doc[] =
-"doorkeeper_admit(state: bytearray, token: str) -> bool (realmgate.doorkeeper)";
-
-PyObject *doorkeeper_admit(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "doorkeeper_admit takes 2 arguments");
-        return NULL;
-    }
-    int seen = admit(args[0], args[1]);
-    if (seen < 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad doorkeeper state");
-        return NULL;
-    }
-    return PyBool_FromLong(seen);
 }
 
 static inline int nonempty_str(PyObject *value) {
