@@ -73,10 +73,10 @@ declined:
     return -1;
 }
 
-/* A new instance of a tuple subclass (ParsedJWS, Decision, LaneRecord) holding items. */
-/* Made as tuple.__new__(type, items) makes it (tuple_subtype_new: tp_alloc, then the
- * items), without the two argument tuples of calling it. type is checked by fast_verify to
- * be a tuple subclass, which is always garbage-collected, so tp_alloc tracks it. */
+/* A new instance of a tuple subclass (ParsedJWS, Decision, LaneRecord) holding items,
+ * made as tuple.__new__(type, items) makes it (tuple_subtype_new: tp_alloc, then the items)
+ * without the two argument tuples of calling it. fast_verify checks type is a tuple
+ * subclass, which is always garbage-collected, so tp_alloc tracks it. */
 static PyObject *new_tuple_of(PyObject *type, PyObject *const *items, Py_ssize_t n) {
     PyTypeObject *tuple_type = (PyTypeObject *)type;
     PyObject *made = tuple_type->tp_alloc(tuple_type, n);

@@ -39,16 +39,17 @@ static PyObject *b64_decode(const unsigned char *s, Py_ssize_t n) {
     for (; s < end; s += 4, o += 3) {
         uint32_t v = D0[s[0]] | D1[s[1]] | D2[s[2]] | D3[s[3]];
         if (v & BAD) goto bad;
-        uint32_t be = ((v >> 16) & 0xFFu) | (v & 0xFF00u) | ((v & 0xFFu) << 16);
-        memcpy(o, &be, 4);
+        /* The three bytes in output order in memory (little-endian, checked at import). */
+        uint32_t in_order = ((v >> 16) & 0xFFu) | (v & 0xFF00u) | ((v & 0xFFu) << 16);
+        memcpy(o, &in_order, 4);
     }
     if (rem == 2) {
         uint32_t v = D0[s[0]] | D1[s[1]];
-        if ((v & BAD) || (v & 0x0F000u)) goto bad;
+        if ((v & BAD) || (v & 0xF000u)) goto bad;
         o[0] = (unsigned char)(v >> 16);
     } else if (rem == 3) {
         uint32_t v = D0[s[0]] | D1[s[1]] | D2[s[2]];
-        if ((v & BAD) || (v & 0x000C0u)) goto bad;
+        if ((v & BAD) || (v & 0xC0u)) goto bad;
         o[0] = (unsigned char)(v >> 16);
         o[1] = (unsigned char)(v >> 8);
     }
