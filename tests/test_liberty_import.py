@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import textwrap
 import tomllib
 from collections.abc import Callable
@@ -106,10 +107,15 @@ MQWEBUSER = """
 
 def test_the_seed_blog_definitions(tmp_path: Path, rsa_key: rsa.RSAPrivateKey,
                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    seed = SEED.read_text(encoding="utf-8")
-    for attribute in ("issuerIdentifier", "RS384", "trustAliasName", "trustStoreRef",
-                      "realmName", "mapIdentityToRegistryUser", "headerName"):  # fmt: skip
-        assert attribute in seed  # the sample below is the blog's definition
+    # The seed sits beside the repository (../shared); a clone elsewhere still runs the
+    # import below, without the check that the sample is the blog's. CI has the seed.
+    if SEED.is_file():
+        seed = SEED.read_text(encoding="utf-8")
+        for attribute in ("issuerIdentifier", "RS384", "trustAliasName", "trustStoreRef",
+                          "realmName", "mapIdentityToRegistryUser", "headerName"):  # fmt: skip
+            assert attribute in seed  # the sample below is the blog's definition
+    elif os.environ.get("CI") == "true":
+        pytest.fail(f"seed document not found at {SEED}; under CI=true this is a failure")
     (tmp_path / "trace.xml").write_text(
         '<server><variable name="t1" value="*=info"/>'
         '<variable name="t2" value="com.ibm.ws.security.*=all"/></server>'
