@@ -220,6 +220,9 @@ def test_server_restart_loses_nothing_and_handles_reconnect(
     for i in range(20):
         writer.add(MappingRule(f"u{i}", "r", "x"))
     assert _wait(lambda: len(registry.rules()) == 20, 2.0) is not None
+    # Reading the rules does not wait for the listener: the last notifications may still
+    # be on their way, and a late one would move the generation after the restart.
+    assert _wait(lambda: registry._known == writer._known, 2.0) is not None
     generation = registry.generation()
     try:
         services.restart_postgres()
