@@ -7,13 +7,14 @@ with no work; every ratio is to it), ``/healthz`` sent the same ``Authorization`
 floor rather than replacing it), ``/auth`` with one repeated token (a session's traffic:
 verified-token cache hits), and ``/auth`` with a different token on every request (a wrk
 Lua script walks a file of tokens never sent before: the full pipeline on each). wrk and
-the server share the machine, so wrk runs one thread (leaving a core to the server) and the
-figures compare rows of one run.
+the server share the machine: each is pinned to a CPU of its own, wrk runs one thread, the
+cases run in a shuffled order each round, and the figures compare rows of one run.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -23,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -52,6 +55,19 @@ class HttpResult:
     p99: list[float] = field(default_factory=list)
     """Milliseconds."""
     requests: int = 0
+
+
+SERVER_CPU, WRK_CPU = 0, 1
+"""With two CPUs or more, the server and wrk each get their own (``taskset``): left to the
+scheduler, both sometimes shared one core for part of a run while the other idled, and a
+round's figure then measured the scheduler (rounds of one run differed by up to 30 points;
+pinned, see the results file)."""
+
+
+def _pin(cpu: int) -> list[str]:
+    if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cpu)]
 
 
 def _ms(text: str) -> float:
@@ -87,7 +103,7 @@ def wrk(
     header: str | None = None,
     script: Path | None,
 ) -> tuple[float, str, str, int]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = [*_pin(WRK_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if header:
         command += ["-H", header]
     if script:
@@ -126,7 +142,15 @@ def run_http(
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "realmgate"), "serve", "--config", str(config), "--port", str(port)]
+    command = [
+        *_pin(SERVER_CPU),
+        str(BIN / "realmgate"),
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
     bearer = f"Authorization: Bearer {repeated}"
     results = [
         HttpResult("/healthz (HTTP floor)"),
@@ -154,13 +178,21 @@ def run_http(
             wrk(base + "/healthz", 2, connections, script=None)
             wrk(base + "/auth", 2, connections, header=bearer, script=None)
             wrk(base + "/auth", 2, connections, script=warm)
+            order = random.Random(11)
             for n in range(rounds):
-                runs = [
-                    wrk(base + "/healthz", seconds, connections, script=None),
-                    wrk(base + "/healthz", seconds, connections, header=bearer, script=None),
-                    wrk(base + "/auth", seconds, connections, header=bearer, script=None),
-                    wrk(base + "/auth", seconds, connections, script=scripts[n]),
+                cases: list[Callable[[], tuple[float, str, str, int]]] = [
+                    partial(wrk, base + "/healthz", seconds, connections, script=None),
+                    partial(
+                        wrk, base + "/healthz", seconds, connections, header=bearer, script=None
+                    ),
+                    partial(wrk, base + "/auth", seconds, connections, header=bearer, script=None),
+                    partial(wrk, base + "/auth", seconds, connections, script=scripts[n]),
                 ]
+                # A shuffled order each round: a drift within the round favours no case.
+                turns = list(range(len(cases)))
+                order.shuffle(turns)
+                done = {i: cases[i]() for i in turns}
+                runs = [done[i] for i in range(len(cases))]
                 if runs[3][3] > share:
                     results[3].case = f"/auth, a new RS256 token per request (reused after {share})"
                 for result, (rps, p50, p99, total) in zip(results, runs, strict=True):

@@ -89,6 +89,23 @@ static PyObject *check_claims(PyObject *module, PyObject *const *args, Py_ssize_
     return PyFloat_FromDouble(exp);
 }
 
+PyDoc_STRVAR(vector_base64_doc,
+"vector_base64(enable=None) -> bool: whether base64url decodes 32 characters at a time (AVX2);\n"
+"True or False switches it (on only where the CPU has AVX2). For the tests and benchmarks.");
+
+static PyObject *vector_base64_switch(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "vector_base64 takes at most 1 argument");
+        return NULL;
+    }
+    int enable = -1;
+    if (nargs == 1 && args[0] != Py_None) {
+        enable = PyObject_IsTrue(args[0]);
+        if (enable < 0) return NULL;
+    }
+    return PyBool_FromLong(vector_base64(enable));
+}
+
 static PyMethodDef methods[] = {
     {"fast_verify", (PyCFunction)(void (*)(void))fast_verify, METH_FASTCALL, fast_verify_doc},
     {"doorkeeper_admit", (PyCFunction)(void (*)(void))doorkeeper_admit, METH_FASTCALL,
@@ -97,6 +114,8 @@ static PyMethodDef methods[] = {
      split_compact_doc},
     {"loads_strict", (PyCFunction)loads_strict, METH_O, loads_strict_doc},
     {"check_claims", (PyCFunction)(void (*)(void))check_claims, METH_FASTCALL, check_claims_doc},
+    {"vector_base64", (PyCFunction)(void (*)(void))vector_base64_switch, METH_FASTCALL,
+     vector_base64_doc},
     {NULL, NULL, 0, NULL},
 };
 

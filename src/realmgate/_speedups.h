@@ -41,6 +41,9 @@ typedef struct {
 /* 1: split and decoded; 0: not for the fast lane; -1: error (exception set). */
 int split_token(PyObject *token, Py_ssize_t max_bytes, Split *out);
 void init_b64(void);
+/* Whether base64url uses the AVX2 blocks; enable 0 or 1 switches them (on only where the
+ * CPU has AVX2), -1 only asks. */
+int vector_base64(int enable);
 
 /* A new dict, or NULL: with an exception set for a real error (memory), without one when
  * the input is refused or declined. */

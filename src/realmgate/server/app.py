@@ -27,6 +27,7 @@ from realmgate.server.api import verify_api
 from realmgate.server.forwardauth import ForwardAuth
 from realmgate.server.health import readiness, source_stats
 from realmgate.server.httpio import (
+    TEXT,
     HttpError,
     HttpRequest,
     Receive,
@@ -38,6 +39,7 @@ from realmgate.server.httpio import (
     respond_json,
 )
 from realmgate.server.metrics import CONTENT_TYPE
+from realmgate.server.onewrite import KeptHead, send_kept
 from realmgate.server.publish import ISSUERS_PREFIX, WELL_KNOWN
 from realmgate.server.reload import FileWatcher
 from realmgate.server.service import Service
@@ -47,6 +49,8 @@ log = logging.getLogger("realmgate.server")
 
 Handler = Callable[[HttpRequest, Send], Awaitable[int]]
 READ = ("GET", "HEAD")
+_HEALTHY = KeptHead(200, ((b"content-type", TEXT), (b"content-length", b"3")), b"ok\n")
+"""``/healthz``'s answer, written in one piece like ``/auth``'s (:mod:`.onewrite`)."""
 
 
 class RealmgateApp:
@@ -230,7 +234,8 @@ class RealmgateApp:
         return 200
 
     async def _healthz(self, request: HttpRequest, send: Send) -> int:
-        await respond(send, 200, b"ok\n")
+        if not send_kept(send, _HEALTHY, request.method):
+            await respond(send, 200, _HEALTHY.body)
         return 200
 
     async def _readyz(self, request: HttpRequest, send: Send) -> int:

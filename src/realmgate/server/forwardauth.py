@@ -42,6 +42,7 @@ from realmgate.server.httpio import (
     header_list,
     respond,
 )
+from realmgate.server.onewrite import KeptHead, send_kept
 from realmgate.server.outcome import Answer, answer
 from realmgate.server.proxies import original_request
 from realmgate.server.service import ServerState, Service
@@ -74,10 +75,11 @@ async def forward_auth(request: HttpRequest, service: Service) -> Answer:
     return answer(decision, service.state.settings.server.error_detail)
 
 
-Encoded = tuple[int, bytes, Headers, tuple[tuple[bytes, bytes], ...]]
+Encoded = tuple[int, bytes, Headers, tuple[tuple[bytes, bytes], ...], KeptHead | None]
 """(status, body, the answer's own headers, the full headers of a GET answer: content type
 and length first; a tuple, since the kept answers are shared and a server may not mutate
-them — ASGI takes any iterable)."""
+them — ASGI takes any iterable; the same answer checked for writing in one piece, or None
+where a header cannot be, see :mod:`realmgate.server.onewrite`)."""
 
 _accepted: dict[tuple[str | None, ...], Encoded] = {}
 _ACCEPTED_MAX = 4096
@@ -100,7 +102,11 @@ def encode(decision: Decision, detail: str) -> Encoded:
     body = result.body.encode("utf-8")
     own = header_list(result.headers)
     full = ((b"content-type", TEXT), (b"content-length", str(len(body)).encode()), *own)
-    encoded = (result.status, body, own, full)
+    try:
+        head: KeptHead | None = KeptHead(result.status, full, body)
+    except ValueError:
+        head = None
+    encoded = (result.status, body, own, full, head)
     if decision.accepted:
         if len(_accepted) >= _ACCEPTED_MAX:
             _accepted.clear()
@@ -197,11 +203,11 @@ class ForwardAuth:
             info = RequestInfo(MappingProxyType(text))
             decision = await run_inline(partial(verifier.verify_request, info))
         seconds = perf_counter() - start
-        status, body, own, full = encode(decision, state.settings.server.error_detail)
+        status, body, own, full, kept = encode(decision, state.settings.server.error_detail)
         service.metrics.auth_decision(decision, seconds)
         if scope["method"] == "HEAD":
             await respond(send, status, b"", own)
-        else:
+        elif kept is None or not send_kept(send, kept, scope["method"]):
             await send({"type": "http.response.start", "status": status, "headers": full})
             await send({"type": "http.response.body", "body": body})
         return status
@@ -210,10 +216,10 @@ class ForwardAuth:
         service = self.service
         info = request_info(request, service)
         decision = await service.decide(info, endpoint="auth")
-        status, body, own, full = encode(decision, service.state.settings.server.error_detail)
+        status, body, own, full, kept = encode(decision, service.state.settings.server.error_detail)
         if request.method == "HEAD":
             await respond(send, status, b"", own)
-        else:
+        elif kept is None or not send_kept(send, kept, request.method):
             await send({"type": "http.response.start", "status": status, "headers": full})
             await send({"type": "http.response.body", "body": body})
         return status
