@@ -110,6 +110,8 @@ static PyMethodDef methods[] = {
     {"fast_verify", (PyCFunction)(void (*)(void))fast_verify, METH_FASTCALL, fast_verify_doc},
     {"doorkeeper_admit", (PyCFunction)(void (*)(void))doorkeeper_admit, METH_FASTCALL,
      doorkeeper_admit_doc},
+    {"doorkeeper_unseen", (PyCFunction)(void (*)(void))doorkeeper_unseen, METH_FASTCALL,
+     doorkeeper_unseen_doc},
     {"split_compact", (PyCFunction)(void (*)(void))split_compact, METH_FASTCALL,
      split_compact_doc},
     {"loads_strict", (PyCFunction)loads_strict, METH_O, loads_strict_doc},

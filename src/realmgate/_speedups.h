@@ -73,6 +73,8 @@ int admit(PyObject *state, PyObject *token);
 
 PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *doorkeeper_admit(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *doorkeeper_unseen(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+extern const char doorkeeper_unseen_doc[];
 extern const char fast_verify_doc[];
 extern const char doorkeeper_admit_doc[];
 int init_lane_names(void);

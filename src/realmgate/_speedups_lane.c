@@ -191,8 +191,9 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
         recorded = new_tuple_of(PyTuple_GET_ITEM(state, S_RECORD_TYPE), items, 15);
     }
     if (recorded == NULL) goto done;
-    token_ref = PyBytes_FromStringAndSize((const char *)PyUnicode_1BYTE_DATA(token),
-                                          PyUnicode_GET_LENGTH(token));
+    /* The token itself, not a copy of its 850 bytes: Decision.token_hash hashes it when
+     * asked. */
+    token_ref = PyTuple_Pack(1, token);
     if (token_ref == NULL) goto done;
     PyObject *fields[18] = {
         Py_True, PyTuple_GET_ITEM(finish, F_CLIENT_ID), iss, user, realm, local_user, claims,

@@ -48,10 +48,11 @@ class _DecisionFields(NamedTuple):
     (map_to_registry_user)."""
     rule: MappingRule | None = None
     """The registry rule that mapped the token (see :attr:`mapping_rule`)."""
-    token_ref: str | bytes | None = None
-    """The token's short hash, or (an accepted Decision) the token's bytes, hashed
-    when :attr:`token_hash` is read: hashing costs 0.7 µs that most callers never need.
-    Never shown: :meth:`__repr__` and :meth:`_asdict` give the hash instead."""
+    token_ref: str | bytes | tuple[str] | None = None
+    """The token's short hash, or (an accepted Decision) the token as bytes or as the
+    1-tuple of its text (the fast lane: no copy), hashed when :attr:`token_hash` is read:
+    hashing costs 0.7 µs that most callers never need. Never shown: :meth:`__repr__` and
+    :meth:`_asdict` give the hash instead."""
     expires_at: float | None = None
     recorded: Recorded | tuple[TraceStep, ...] = ()
     """The trace as recorded (read :attr:`trace` for the steps)."""
@@ -70,6 +71,8 @@ class Decision(_DecisionFields):
         ref = self.token_ref
         if isinstance(ref, bytes):
             return _sha256(ref).hexdigest()[:_HASH_CHARS]
+        if isinstance(ref, tuple):
+            return _sha256(ref[0].encode("ascii")).hexdigest()[:_HASH_CHARS]
         return ref
 
     def _asdict(self) -> dict[str, Any]:

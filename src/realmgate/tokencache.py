@@ -139,6 +139,10 @@ class VerifiedTokenCache:
         """Whether to store a token just accepted (``admit``): from its second acceptance
         on (see realmgate.doorkeeper; the fast lane reads its state)."""
         self.admit = self.doorkeeper.admit
+        self.unseen = self.doorkeeper.unseen
+        """True for a token the doorkeeper has not marked since its bitmap last started over:
+        only a token stored before that could then still be here, and passing it by costs
+        one fresh verification, which also marks it again."""
 
     def put(self, token: str, entry: CacheEntry) -> None:
         if entry.size > self.max_bytes:

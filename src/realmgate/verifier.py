@@ -148,7 +148,9 @@ class Verifier:
     ) -> Decision:
         """Verify ``token``; ``request`` (if given) is what the auth filters look at."""
         if not explain and type(token) is str:
-            entry = self.token_cache.get(token)
+            cache = self.token_cache
+            # A token the doorkeeper never marked cannot be cached: no 850-character hash.
+            entry = None if cache.unseen(token) else cache.get(token)
             if entry is not None:
                 hit = self._from_cache(token, entry, request, None, None)
                 if hit is not None:
@@ -433,7 +435,8 @@ class Verifier:
         """The verified-token cache's answer for ``token`` (every check a hit makes), or None
         when :meth:`verify` must run. A hit never does I/O, so an async caller can take it
         without the inline-pass set-up a fetch would need."""
-        entry = self.token_cache.get(token)
+        cache = self.token_cache
+        entry = None if cache.unseen(token) else cache.get(token)
         if entry is None:
             return None
         return self._from_cache(token, entry, None, None, None)
