@@ -1,14 +1,17 @@
 """The HTTP figures: ``/auth`` against the trivial ``/healthz`` on the same ``realmgate
 serve`` (uvicorn with uvloop and httptools, one worker), driven by wrk on loopback.
 
-Four cases, in interleaved rounds after a warm-up: ``/healthz`` (the HTTP floor: a 200
-with no work; every ratio is to it), ``/healthz`` sent the same ``Authorization`` header as
-``/auth`` (what carrying and parsing a 900-byte header costs any endpoint, shown beside the
-floor rather than replacing it), ``/auth`` with one repeated token (a session's traffic:
-verified-token cache hits), and ``/auth`` with a different token on every request (a wrk
-Lua script walks a file of tokens never sent before: the full pipeline on each). wrk and
-the server share the machine: each is pinned to a CPU of its own, wrk runs one thread, the
-cases run in a shuffled order each round, and the figures compare rows of one run.
+Five cases, in interleaved rounds after a warm-up: ``/healthz`` (the HTTP floor: a 200
+with no work, written in one piece like ``/auth``'s answers; the first ratio is to it), a
+trivial ASGI endpoint on plain uvicorn (``bench_trivial.py``: two ordinary messages, the
+issue's literal floor; the second ratio is to it), ``/healthz`` sent the same
+``Authorization`` header as ``/auth`` (what carrying and parsing a 900-byte header costs
+any endpoint, shown beside the floors rather than replacing them), ``/auth`` with one
+repeated token (a session's traffic: verified-token cache hits), and ``/auth`` with a
+different token on every request (a wrk Lua script walks a file of tokens never sent
+before: the full pipeline on each). wrk and the servers share the machine: each server is
+pinned to one CPU and wrk to the other, wrk runs one thread, the cases run in a shuffled
+order each round, and the figures compare rows of one run.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class HttpResult:
     rps: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
     """Requests/s over the /healthz requests/s of the same round."""
+    trivial_ratios: list[float] = field(default_factory=list)
+    """Requests/s over the plain-uvicorn trivial endpoint's of the same round."""
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
     """Milliseconds."""
@@ -151,9 +156,28 @@ def run_http(
         "--port",
         str(port),
     ]
+    trivial_port = _free_port()
+    trivial_base = f"http://127.0.0.1:{trivial_port}"
+    trivial_command = [
+        *_pin(SERVER_CPU),
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        "bench_trivial:app",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--port",
+        str(trivial_port),
+    ]
     bearer = f"Authorization: Bearer {repeated}"
     results = [
-        HttpResult("/healthz (HTTP floor)"),
+        HttpResult("/healthz (HTTP floor: realmgate's, answer in one write like /auth)"),
+        HttpResult("trivial ASGI endpoint on plain uvicorn (two messages; the issue's wording)"),
         HttpResult("/healthz with the same Authorization header (not a floor: for comparison)"),
         HttpResult("/auth, repeated token (cache hits)"),
         HttpResult("/auth, a new RS256 token per request"),
@@ -173,8 +197,11 @@ def run_http(
         server = subprocess.Popen(
             command, env=dict(os.environ), cwd=config.parent, stdout=subprocess.DEVNULL
         )
+        trivial = subprocess.Popen(trivial_command, env=dict(os.environ), cwd=Path(__file__).parent)
         try:
             _wait(base + "/healthz")
+            _wait(trivial_base + "/")
+            wrk(trivial_base + "/", 2, connections, script=None)
             wrk(base + "/healthz", 2, connections, script=None)
             wrk(base + "/auth", 2, connections, header=bearer, script=None)
             wrk(base + "/auth", 2, connections, script=warm)
@@ -182,6 +209,7 @@ def run_http(
             for n in range(rounds):
                 cases: list[Callable[[], tuple[float, str, str, int]]] = [
                     partial(wrk, base + "/healthz", seconds, connections, script=None),
+                    partial(wrk, trivial_base + "/", seconds, connections, script=None),
                     partial(
                         wrk, base + "/healthz", seconds, connections, header=bearer, script=None
                     ),
@@ -193,20 +221,22 @@ def run_http(
                 order.shuffle(turns)
                 done = {i: cases[i]() for i in turns}
                 runs = [done[i] for i in range(len(cases))]
-                if runs[3][3] > share:
-                    results[3].case = f"/auth, a new RS256 token per request (reused after {share})"
+                if runs[4][3] > share:
+                    results[4].case = f"/auth, a new RS256 token per request (reused after {share})"
                 for result, (rps, p50, p99, total) in zip(results, runs, strict=True):
                     result.rps.append(rps)
                     result.ratios.append(rps / runs[0][0])
+                    result.trivial_ratios.append(rps / runs[1][0])
                     result.p50.append(_ms(p50))
                     result.p99.append(_ms(p99))
                     result.requests += total
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for process in (server, trivial):
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     return results
 
 
