@@ -10,12 +10,18 @@ headers can be checked once, when the answer is made, and the whole answer writt
 :func:`send_kept` does that when ``send`` is the ``send`` of uvicorn's own httptools
 request cycle in the plain state (nothing sent yet, keep-alive, no access log, writing not
 paused), and leaves the cycle exactly as uvicorn's two sends would (``tests/test_onewrite.py``
-compares the bytes written and every attribute the cycle and its protocol read afterwards,
-for every status ``/auth`` answers). Anything else (the h11 protocol, another server, a
-``HEAD``, a connection to be closed, a newer uvicorn whose cycle has changed shape) gets the
-two ordinary messages, so the answer on the wire is the same either way.
+compares the bytes written, every attribute of the cycle uvicorn reads afterwards and the
+call that hands the connection back to the protocol, for every status ``/auth`` answers).
+Anything else (the h11 protocol, another server, a ``HEAD``, a connection to be closed, a
+newer uvicorn whose cycle has changed shape) gets the two ordinary messages, so the answer
+on the wire is the same either way.
 
-Measured (issue 5, the 2-core benchmark machine, wrk on loopback): MEASURED_HERE.
+Measured (issue 5, the 2-core benchmark machine, wrk on loopback, medians of 9 interleaved
+rounds, 2026-12-04): ``/healthz`` answered this way serves 38 970 requests/s where the same
+trivial answer sent as two ordinary messages on plain uvicorn serves 34 690 (+12 %); a
+cached ``/auth`` went from 78 % of the old two-message ``/healthz`` to 92 % of that trivial
+endpoint. uvicorn's per-header checks alone cost about 0.45 µs a header (timeit).
+``benchmarks/results-2026-12-04.md`` has the runs.
 """
 
 from __future__ import annotations
