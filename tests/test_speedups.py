@@ -1789,3 +1789,20 @@ def test_base64url_vector_and_scalar_agree_on_mutations(sp: ModuleType) -> None:
             assert sp.split_compact(token, 4096) == vector == _model_split(token, 4096)
     finally:
         sp.vector_base64(True)
+
+
+def test_doorkeeper_unseen_is_never_wrong_about_a_marked_token(sp: ModuleType) -> None:
+    """``unseen`` may only say True for a token not marked: after ``admit`` every token is
+    seen (short, non-ASCII and long ones alike), and a fresh bitmap sees none of them."""
+    from realmgate.doorkeeper import Doorkeeper
+
+    rng = random.Random(3)
+    tokens = [b64url_encode(rng.randbytes(rng.randrange(1, 700))) for _ in range(2000)]
+    tokens += ["a", "é" * 20, "x.y.z", "\U0001f600" * 30]
+    keeper = Doorkeeper()
+    assert all(keeper.unseen(t) for t in tokens[:50])
+    for token in tokens:
+        keeper.admit(token)
+    assert not any(keeper.unseen(t) for t in tokens)
+    keeper.clear()
+    assert keeper.unseen(tokens[0])
