@@ -19,6 +19,8 @@ setup(
                 "src/realmgate/_speedups_lane.c",
                 "src/realmgate/_speedups_rules.c",
                 "src/realmgate/_speedups_doorkeeper.c",
+                "src/realmgate/_speedups_native.c",
+                "src/realmgate/_speedups_entry.c",
             ],
             depends=["src/realmgate/_speedups.h"],
             optional=True,

@@ -15,12 +15,13 @@ import pytest
 
 from realmgate import verifier as verifier_module
 from realmgate.decision import Decision
-from realmgate.lane import LaneRecord, fast_verify
+from realmgate.lane import UNHANDLED, LaneRecord, fast_verify, lane_entry
 from realmgate.registry import MappingRule, Revocation, SQLiteRegistry
 from realmgate.trace import TraceLevel
+from realmgate.tracespec import FINE
 from realmgate.verifier import Verifier
 from tests import services
-from tests.conftest import Setup
+from tests.conftest import Setup, pem_certificate
 
 # Under CI=true the extension must be built: the tests then run (and fail) without it.
 pytestmark = pytest.mark.skipif(
@@ -169,3 +170,109 @@ def test_an_unreadable_registry_fails_closed(
     for _ in range(3):  # not once: the lane must not answer from a stale view meanwhile
         decision = engine.verify(services.token(rsa_key))
         assert decision.message_id == "RG5002E" and decision.status == 503
+
+
+# -- Verifier.verify's entry (lane_entry) and what the lane remembers between tokens --------
+
+
+def test_tokens_taking_turns_between_issuers_and_keys_each_get_their_own(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any, other_rsa_key: Any
+) -> None:
+    """The lane remembers the last header, issuer and key answer: tokens that alternate
+    between two keys and two issuers must each be checked against their own."""
+    config, registry = world
+    (config.parent / "truststore" / "zos.pem").write_bytes(
+        pem_certificate(other_rsa_key, "ZOS")
+    )
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(other_rsa_key, "warm", kid="zos")).accepted
+    for round_no in range(3):
+        for key, kid in ((rsa_key, "linux"), (other_rsa_key, "zos")):
+            for issuer, client in ((services.ISSUER, "main"), (services.OTHER_ISSUER, "other")):
+                decision = engine.verify(services.token(key, "alice", kid=kid, issuer=issuer))
+                assert decision.accepted and decision.client_id == client, decision.reason
+                assert decision.key_id == kid and _lane_decided(decision)
+        # The right header with the other key's signature: refused, not remembered as fine.
+        forged = services.token(other_rsa_key, "alice", kid="linux")
+        refused = engine.verify(forged)
+        assert refused.message_id == "RG3004E" and "linux" in (refused.reason or "")
+
+
+def test_a_header_one_character_off_the_remembered_one_is_not_taken_for_it(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    token = services.token(rsa_key)
+    assert engine.verify(token).accepted
+    header, rest = token.split(".", 1)
+    for i in range(len(header)):
+        for replacement in "AQw_-":
+            if header[i] == replacement:
+                continue
+            changed = header[:i] + replacement + header[i + 1 :] + "." + rest
+            decision = engine.verify(changed)
+            assert not decision.accepted, (i, replacement)
+            assert decision.message_id is not None and decision.message_id.startswith("RG")
+
+
+def test_verify_takes_its_usual_way_whenever_the_entry_cannot_decide(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(rsa_key)).accepted  # the lane, made with the mapper
+    token = services.token(rsa_key)
+    assert lane_entry(engine, token.encode()) is UNHANDLED  # not a str
+    first = lane_entry(engine, token)
+    assert type(first) is Decision and first.accepted
+    assert lane_entry(engine, token) is UNHANDLED  # seen: the cache is asked first
+    engine.reload(config)  # a new snapshot: the lane is remade by verify, not by the entry
+    assert lane_entry(engine, services.token(rsa_key)) is UNHANDLED
+    assert engine.verify(services.token(rsa_key)).accepted
+    assert type(lane_entry(engine, services.token(rsa_key))) is Decision
+    engine.token_cache = type(engine.token_cache)(10, 100_000)  # another cache: remade too
+    assert lane_entry(engine, services.token(rsa_key)) is UNHANDLED
+    explained = engine.verify(services.token(rsa_key), explain=True)
+    assert explained.accepted and not isinstance(explained.recorded, LaneRecord)
+
+
+def test_the_entry_hands_what_it_cannot_finish_to_the_python_stages(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(rsa_key)).accepted  # the lane, made with the mapper
+    registry.remove("alice", "R")
+    registry.remove("*", "R")
+    engine.mapper.refresh()
+    token = services.token(rsa_key, "alice")
+    handed = lane_entry(engine, token)  # signature and claims done: (snapshot, front)
+    assert type(handed) is tuple and len(handed) == 2 and handed[0] is engine.snapshot
+    unmapped = engine.verify(services.token(rsa_key, "alice"))
+    assert unmapped.message_id == "RG5001E"
+    unknown = services.token(rsa_key, "alice", issuer="https://nobody.test")
+    assert lane_entry(engine, unknown) is None  # the reference decides and explains
+    assert engine.verify(unknown).message_id is not None
+
+
+def test_an_accepted_token_is_logged_when_fine_logging_is_on(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    token = services.token(rsa_key)
+    quiet = engine.verify(services.token(rsa_key))
+    assert quiet.accepted and not [r for r in caplog.records if r.levelno == FINE]
+    with caplog.at_level(FINE, logger="realmgate"):
+        assert type(lane_entry(engine, services.token(rsa_key))) is tuple  # (decision,)
+        decision = engine.verify(token)
+    assert decision.accepted and _lane_decided(decision)
+    logged = [r.getMessage() for r in caplog.records if r.levelno == FINE]
+    assert logged == ["accepted as 'ALICE01' via main"]  # verify's, once
+    assert token.rsplit(".", 1)[1] not in caplog.text

@@ -24,7 +24,9 @@
  * fuzzer), _speedups_split.c (split, base64url), _speedups_json.c (the JSON parser),
  * _speedups_claims.c (the claim checks), _speedups_lane.c (fast_verify),
  * _speedups_rules.c (its mapping-rule lookups), _speedups_doorkeeper.c (the cache's
- * doorkeeper); _speedups.h declares what they share.
+ * doorkeeper), _speedups_native.c (NativeVerify, the prepared signature check),
+ * _speedups_entry.c (lane_entry, Verifier.verify's unique-token path); _speedups.h
+ * declares what they share.
  */
 #include "_speedups.h"
 
@@ -108,6 +110,7 @@ static PyObject *vector_base64_switch(PyObject *module, PyObject *const *args, P
 
 static PyMethodDef methods[] = {
     {"fast_verify", (PyCFunction)(void (*)(void))fast_verify, METH_FASTCALL, fast_verify_doc},
+    {"lane_entry", (PyCFunction)(void (*)(void))lane_entry, METH_FASTCALL, lane_entry_doc},
     {"doorkeeper_admit", (PyCFunction)(void (*)(void))doorkeeper_admit, METH_FASTCALL,
      doorkeeper_admit_doc},
     {"doorkeeper_unseen", (PyCFunction)(void (*)(void))doorkeeper_unseen, METH_FASTCALL,
@@ -134,6 +137,14 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         return NULL;
     }
     init_b64();
-    if (init_claim_names() < 0 || init_lane_names() < 0) return NULL;
-    return PyModule_Create(&module_def);
+    if (init_claim_names() < 0 || init_lane_names() < 0 || init_entry_names() < 0) return NULL;
+    if (PyType_Ready(&NativeVerifyType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) return NULL;
+    if (PyModule_AddObjectRef(module, "NativeVerify", (PyObject *)&NativeVerifyType) < 0 ||
+        PyModule_AddObjectRef(module, "UNHANDLED", UNHANDLED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

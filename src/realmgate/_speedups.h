@@ -7,6 +7,8 @@
  * _speedups_lane.c: the fast lane (fast_verify);
  * _speedups_rules.c: its identity-mapping rule lookups;
  * _speedups_doorkeeper.c: the verified-token cache's doorkeeper;
+ * _speedups_native.c: NativeVerify, a prepared signature check as a C callable;
+ * _speedups_entry.c: lane_entry, Verifier.verify's unique-token path;
  * _speedups.c: the module, and the parts exposed for the tests and the fuzzer.
  */
 #ifndef REALMGATE_SPEEDUPS_H
@@ -70,6 +72,8 @@ PyObject *first_rule(PyObject *rules, PyObject *order);
 
 /* 1: token seen before; 0: marked now; -1: a bad state (see _speedups_doorkeeper.c). */
 int admit(PyObject *state, PyObject *token);
+/* 1: certainly never marked; 0: maybe marked; -1: a bad state or an error. */
+int unseen(PyObject *state, PyObject *token);
 
 PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *doorkeeper_admit(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
@@ -78,6 +82,17 @@ extern const char doorkeeper_unseen_doc[];
 extern const char fast_verify_doc[];
 extern const char doorkeeper_admit_doc[];
 int init_lane_names(void);
+extern PyTypeObject NativeVerifyType;
+
+/* The lane's state tuple, as realmgate.lane.build_state makes it (read by lane_entry too). */
+enum { S_MAX_BYTES, S_HEADER_CACHE, S_ISSUERS, S_CLOCK, S_PARSED_TYPE, S_DECISION_TYPE,
+       S_RECORD_TYPE, S_SELECTOR, S_TRACE_LEVEL, S_DOORKEEPER, S_LAST, S_LOG_CACHE, S_FINE,
+       S_SIZE };
+
+PyObject *lane_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+extern const char lane_entry_doc[];
+extern PyObject *UNHANDLED;
+int init_entry_names(void);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -59,6 +59,17 @@ int admit(PyObject *state, PyObject *token) {
     return 0;
 }
 
+/* 1 when the doorkeeper certainly has not marked token since its bitmap last started over;
+ * 0 when it may have; -1 on a bad state or an error. */
+int unseen(PyObject *state, PyObject *token) {
+    Py_ssize_t size;
+    unsigned char *bytes = bitmap(state, &size);
+    if (bytes == NULL) return -1;
+    Py_ssize_t bit = token_bit(token, (size_t)size * 8);
+    if (bit < 0) return -1;
+    return !(bytes[8 + (bit >> 3)] & (1u << (bit & 7)));
+}
+
 const char doorkeeper_admit_doc[] =
 "doorkeeper_admit(state: bytearray, token: str) -> bool (realmgate.doorkeeper)";
 
@@ -82,12 +93,11 @@ const char doorkeeper_unseen_doc[] =
 
 PyObject *doorkeeper_unseen(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t size;
-    unsigned char *bytes = nargs == 2 ? bitmap(args[0], &size) : NULL;
-    if (bytes == NULL) {
+    if (nargs != 2 || bitmap(args[0], &size) == NULL) {
         PyErr_SetString(PyExc_TypeError, "doorkeeper_unseen(state, token): bad arguments");
         return NULL;
     }
-    Py_ssize_t bit = token_bit(args[1], (size_t)size * 8);
-    if (bit < 0) return NULL;
-    return PyBool_FromLong(!(bytes[8 + (bit >> 3)] & (1u << (bit & 7))));
+    int answer = unseen(args[0], args[1]);
+    if (answer < 0) return NULL;
+    return PyBool_FromLong(answer);
 }

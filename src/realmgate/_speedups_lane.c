@@ -4,9 +4,13 @@
 /* ---- the fast lane ------------------------------------------------------------------------ */
 
 enum { E_PLAN, E_ALGORITHMS, E_KEYS, E_SKEW, E_MAX_AGE, E_CHECK_AUD, E_EXPECTED, E_REQUIRED,
-       E_FINISH, E_KEYS_MEMO, E_SIZE };
-enum { S_MAX_BYTES, S_HEADER_CACHE, S_ISSUERS, S_CLOCK, S_PARSED_TYPE, S_DECISION_TYPE,
-       S_RECORD_TYPE, S_SELECTOR, S_TRACE_LEVEL, S_DOORKEEPER, S_SIZE };
+       E_FINISH, E_KEYS_MEMO, E_LAST_KEYS, E_SIZE };
+/* S_LAST: the state's list [header segment, header, iss, entry] of the last token accepted
+ * that far; E_LAST_KEYS: an issuer's list [header, keys] of its last static key answer.
+ * Consecutive tokens of an issuer share them, so the usual token needs neither a bytes
+ * object for its header segment, nor hashing it, its iss or a (kid, alg, x5t) tuple. */
+enum { L_SEGMENT, L_HEADER, L_ISS, L_ENTRY, L_SIZE };
+enum { K_HEADER, K_KEYS, K_SIZE };
 enum { F_DEFINITION, F_CLIENT_ID, F_USER_CLAIM, F_REALM, F_REALM_CLAIM, F_REALM_SOURCE,
        F_MAPPER, F_MATCH, F_MAPPER_CLOCK, F_LOOKUP_ORDER, F_ANY, F_CHECKER, F_FIND,
        F_CHECKER_CLOCK, F_SIZE };
@@ -15,17 +19,22 @@ static PyObject *SOURCE_DEFINITION, *SOURCE_ISS, *LABEL, *LOCAL_USER, *FIND_KWNA
 static PyObject *FRESH, *RULES;
 
 /* ``owner.fresh`` (mapping.IdentityMapper, revocation.RevocationChecker): (until, view). 1
- * and *view a new reference to it while clock() < until; 0 when the owner must be asked
- * through its Python method (a refresh is due, the registry is failing, anything odd). */
-static int fresh_view(PyObject *owner, PyObject *clock, PyObject **view) {
+ * and *view a new reference to it while clock() < until (lane_now when clock is the lane's
+ * own); 0 when the owner must be asked through its Python method (a refresh is due, the
+ * registry is failing, anything odd). */
+static int fresh_view(PyObject *owner, PyObject *clock, PyObject *lane_clock, double lane_now,
+                      PyObject **view) {
     PyObject *fresh = PyObject_GetAttr(owner, FRESH);
     if (fresh == NULL || !PyTuple_CheckExact(fresh) || PyTuple_GET_SIZE(fresh) != 2) goto stale;
     double until = PyFloat_AsDouble(PyTuple_GET_ITEM(fresh, 0));
     if (until == -1.0 && PyErr_Occurred()) goto stale;
-    PyObject *now_obj = PyObject_CallNoArgs(clock);
-    if (now_obj == NULL) goto stale;
-    double now = PyFloat_AsDouble(now_obj);
-    Py_DECREF(now_obj);
+    double now = lane_now; /* the same clock read a moment ago: not asked again */
+    if (clock != lane_clock) {
+        PyObject *now_obj = PyObject_CallNoArgs(clock);
+        if (now_obj == NULL) goto stale;
+        now = PyFloat_AsDouble(now_obj);
+        Py_DECREF(now_obj);
+    }
     if ((now == -1.0 && PyErr_Occurred()) || !(now < until)) goto stale;
     *view = fresh;
     return 1;
@@ -41,10 +50,9 @@ stale:
  * cases 1 and 0, *failed is a new tuple of the keys that did not verify, in order. */
 static int verifying_key(PyObject *usable, PyObject *message, PyObject *signature,
                          PyObject **key, PyObject **failed) {
-    Py_ssize_t n = PyTuple_GET_SIZE(usable);
+    Py_ssize_t n = PyTuple_GET_SIZE(usable), count = 0;
     if (n > MAX_KEYS_TRIED) n = MAX_KEYS_TRIED;
-    PyObject *tried = PyList_New(0);
-    if (tried == NULL) goto declined;
+    PyObject *tried[MAX_KEYS_TRIED]; /* borrowed from usable, which the caller holds */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *pair = PyTuple_GET_ITEM(usable, i);
         if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) goto declined;
@@ -58,17 +66,14 @@ static int verifying_key(PyObject *usable, PyObject *message, PyObject *signatur
             *key = PyTuple_GET_ITEM(pair, 0);
             break;
         }
-        if (PyList_Append(tried, PyTuple_GET_ITEM(pair, 0)) < 0) goto declined;
+        tried[count++] = PyTuple_GET_ITEM(pair, 0);
     }
-    *failed = PyList_AsTuple(tried);
-    Py_DECREF(tried);
-    if (*failed == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
+    *failed = PyTuple_New(count); /* none: the shared empty tuple, no allocation */
+    if (*failed == NULL) goto declined;
+    for (Py_ssize_t i = 0; i < count; i++) PyTuple_SET_ITEM(*failed, i, Py_NewRef(tried[i]));
     return *key != NULL;
 declined:
-    Py_XDECREF(tried);
+    *key = NULL;
     PyErr_Clear();
     return -1;
 }
@@ -83,6 +88,24 @@ static PyObject *new_tuple_of(PyObject *type, PyObject *const *items, Py_ssize_t
     if (made == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(made, i, Py_NewRef(items[i]));
     return made;
+}
+
+/* list[i], list[j] = a, b (both lists of the lane's state, which only C writes). */
+static void remember(PyObject *list, Py_ssize_t i, PyObject *a, Py_ssize_t j, PyObject *b) {
+    PyObject *old_a = PyList_GET_ITEM(list, i), *old_b = PyList_GET_ITEM(list, j);
+    PyList_SET_ITEM(list, i, Py_NewRef(a));
+    PyList_SET_ITEM(list, j, Py_NewRef(b));
+    Py_XDECREF(old_a);
+    Py_XDECREF(old_b);
+}
+
+/* Whether str a equals str b, for the compact ASCII strings the lane meets; 0 (not known)
+ * for any other kind, which then takes the dict lookup. */
+static inline int same_ascii(PyObject *a, PyObject *b) {
+    return PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && PyUnicode_IS_COMPACT_ASCII(a) &&
+           PyUnicode_IS_COMPACT_ASCII(b) && PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b) &&
+           memcmp(PyUnicode_1BYTE_DATA(a), PyUnicode_1BYTE_DATA(b),
+                  (size_t)PyUnicode_GET_LENGTH(a)) == 0;
 }
 
 static inline int nonempty_str(PyObject *value) {
@@ -116,7 +139,7 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
     if (find != Py_None) { /* the revocation list; an empty one answers without a call */
         int empty = 0;
         if (fresh_view(PyTuple_GET_ITEM(finish, F_CHECKER), PyTuple_GET_ITEM(finish, F_CHECKER_CLOCK),
-                       &view)) {
+                       PyTuple_GET_ITEM(state, S_CLOCK), now, &view)) {
             empty = PyTuple_GET_ITEM(view, 1) == Py_True;
             Py_CLEAR(view);
         }
@@ -149,7 +172,7 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
     if (match != Py_None) { /* IdentityMapper.match, from its snapshot while it is fresh */
         PyObject *args[2] = {user, realm};
         if (fresh_view(PyTuple_GET_ITEM(finish, F_MAPPER), PyTuple_GET_ITEM(finish, F_MAPPER_CLOCK),
-                       &view)) {
+                       PyTuple_GET_ITEM(state, S_CLOCK), now, &view)) {
             rules = PyTuple_GET_ITEM(view, 1);
             PyObject *table = PyObject_GetAttr(rules, RULES);
             Py_ssize_t equals = PyUnicode_FindChar(user, '=', 0, PyUnicode_GET_LENGTH(user), 1);
@@ -178,11 +201,12 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
     }
 
     exp_obj = PyFloat_FromDouble(exp);
-    now_obj = PyFloat_FromDouble(now);
-    if (exp_obj == NULL || now_obj == NULL) goto done;
+    if (exp_obj == NULL) goto done;
     if (level == 0) {
         recorded = PyTuple_New(0);
     } else {
+        now_obj = PyFloat_FromDouble(now);
+        if (now_obj == NULL) goto done;
         PyObject *items[15] = {
             PyTuple_GET_ITEM(state, S_SELECTOR), PyTuple_GET_ITEM(finish, F_DEFINITION),
             iss, alg, lookup, failed, key, claims, now_obj,
@@ -241,6 +265,11 @@ PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "fast_verify: bad state");
         return NULL;
     }
+    PyObject *last = PyTuple_GET_ITEM(state, S_LAST);
+    if (!PyList_CheckExact(last) || PyList_GET_SIZE(last) != L_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "fast_verify: bad state");
+        return NULL;
+    }
     for (int i = S_PARSED_TYPE; i <= S_RECORD_TYPE; i++) {
         PyObject *type = PyTuple_GET_ITEM(state, i);
         if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &PyTuple_Type)) {
@@ -256,13 +285,20 @@ PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL, *raw = NULL, *message = NULL, *claims = NULL, *keys = NULL;
     PyObject *failed = NULL, *parsed = NULL, *header = NULL, *entry = NULL;
-    PyObject *header_segment =
-        PyBytes_FromStringAndSize((const char *)split.text, split.header_end);
-    if (header_segment == NULL) goto error;
     /* Owned, not borrowed: the callables below run Python code, which may clear the cache. */
-    header = Py_XNewRef(PyDict_GetItemWithError(header_cache, header_segment));
-    Py_DECREF(header_segment);
-    if (header == NULL) goto decline_or_error;
+    PyObject *last_segment = PyList_GET_ITEM(last, L_SEGMENT);
+    if (PyBytes_CheckExact(last_segment) && PyBytes_GET_SIZE(last_segment) == split.header_end &&
+        memcmp(PyBytes_AS_STRING(last_segment), split.text, (size_t)split.header_end) == 0) {
+        header = Py_NewRef(PyList_GET_ITEM(last, L_HEADER));
+    } else {
+        PyObject *header_segment =
+            PyBytes_FromStringAndSize((const char *)split.text, split.header_end);
+        if (header_segment == NULL) goto error;
+        header = Py_XNewRef(PyDict_GetItemWithError(header_cache, header_segment));
+        if (header != NULL) remember(last, L_SEGMENT, header_segment, L_HEADER, header);
+        Py_DECREF(header_segment);
+        if (header == NULL) goto decline_or_error;
+    }
     /* (header, alg, kid, x5t, header_b64, ignored): a header with ignored key-locating
      * members, or any other shape, goes the reference way (its trace says so). */
     if (!PyTuple_CheckExact(header) || PyTuple_GET_SIZE(header) != 6) goto decline;
@@ -276,8 +312,13 @@ PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (claims == NULL) goto decline_or_error;
     PyObject *iss = get(claims, N_ISS);
     if (iss == NULL || !PyUnicode_CheckExact(iss)) goto decline;
-    entry = Py_XNewRef(PyDict_GetItemWithError(issuers, iss));
-    if (entry == NULL) goto decline_or_error;
+    if (same_ascii(iss, PyList_GET_ITEM(last, L_ISS))) {
+        entry = Py_NewRef(PyList_GET_ITEM(last, L_ENTRY));
+    } else {
+        entry = Py_XNewRef(PyDict_GetItemWithError(issuers, iss));
+        if (entry == NULL) goto decline_or_error;
+        remember(last, L_ISS, iss, L_ENTRY, entry);
+    }
     if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) < E_SIZE) goto decline;
     int allowed = PySet_Contains(PyTuple_GET_ITEM(entry, E_ALGORITHMS), alg);
     if (allowed <= 0) goto decline_or_error;
@@ -299,12 +340,21 @@ PyObject *fast_verify(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     message = PyBytes_FromStringAndSize((const char *)split.text, split.payload_end);
     if (message == NULL) goto error;
     PyObject *lookup = Py_None, *key = Py_None, *memo = PyTuple_GET_ITEM(entry, E_KEYS_MEMO);
-    if (PyDict_CheckExact(memo)) { /* PreparedKeys.get's answers for a static key source */
-        PyObject *memo_key = PyTuple_Pack(3, kid, alg, x5t);
-        if (memo_key == NULL) goto error;
-        keys = Py_XNewRef(PyDict_GetItemWithError(memo, memo_key));
-        Py_DECREF(memo_key);
-        if (keys == NULL && PyErr_Occurred()) goto error;
+    PyObject *last_keys = PyTuple_GET_ITEM(entry, E_LAST_KEYS);
+    if (PyDict_CheckExact(memo) && PyList_CheckExact(last_keys) &&
+        PyList_GET_SIZE(last_keys) == K_SIZE) {
+        /* PreparedKeys.get's answers for a static key source, which never change: the
+         * same header (kid, alg, x5t) as the last token's has the same answer. */
+        if (PyList_GET_ITEM(last_keys, K_HEADER) == header) {
+            keys = Py_NewRef(PyList_GET_ITEM(last_keys, K_KEYS));
+        } else {
+            PyObject *memo_key = PyTuple_Pack(3, kid, alg, x5t);
+            if (memo_key == NULL) goto error;
+            keys = Py_XNewRef(PyDict_GetItemWithError(memo, memo_key));
+            Py_DECREF(memo_key);
+            if (keys == NULL && PyErr_Occurred()) goto error;
+            if (keys != NULL) remember(last_keys, K_HEADER, header, K_KEYS, keys);
+        }
     }
     if (keys == NULL) {
         PyObject *lookup_args[3] = {kid, alg, x5t};

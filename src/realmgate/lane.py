@@ -33,9 +33,10 @@ from realmgate.errors import RealmgateError
 from realmgate.jws import ParsedJWS, header_cache
 from realmgate.mapping import lookup_order
 from realmgate.registry.base import ANY
-from realmgate.results import Known, failed, log_if_fine
+from realmgate.results import Known, failed, log_cache, log_if_fine
 from realmgate.snapshot import Snapshot
 from realmgate.trace import Trace, TraceLevel, TraceStep
+from realmgate.tracespec import FINE
 
 if TYPE_CHECKING:
     from realmgate.mapping import IdentityMapper
@@ -46,14 +47,32 @@ if TYPE_CHECKING:
 FastVerify = Callable[[str, tuple[Any, ...]], Any]
 
 fast_verify: FastVerify | None
+lane_entry: Callable[[Any, object], Any]
+"""``lane_entry(verifier, token)``: Verifier.verify's unique-token path in one call
+(``_speedups_entry.c``); :data:`UNHANDLED` when verify must take its usual way."""
+UNHANDLED: object
 try:
+    from realmgate._speedups import UNHANDLED, lane_entry
     from realmgate._speedups import fast_verify as _compiled
 except ImportError:  # pragma: no cover - exercised where the extension is not built
     fast_verify = None
+    UNHANDLED = object()
+
+    def lane_entry(verifier: Any, token: object) -> Any:
+        return UNHANDLED
+
 else:
     fast_verify = _compiled
 
-__all__ = ["LaneRecord", "after_front", "build_state", "fast_verify", "state_for"]
+__all__ = [
+    "UNHANDLED",
+    "LaneRecord",
+    "after_front",
+    "build_state",
+    "fast_verify",
+    "lane_entry",
+    "state_for",
+]
 
 LaneState = tuple[Any, ...]
 """What ``_speedups.fast_verify`` reads (the order is the C code's ``S_*`` indices)."""
@@ -147,6 +166,7 @@ def build_state(
             tuple(definition.required_claims),
             finish,
             plan.keys.memo if plan.keys.static else None,
+            [None, None],  # the last (header, keys) answer, written by C
         )
     return (
         snapshot.config.limits.max_token_bytes,
@@ -159,6 +179,9 @@ def build_state(
         selector,
         int(trace_level),
         cache.doorkeeper.state,
+        [None, None, None, None],  # the last (header segment, header, iss, entry), by C
+        log_cache,
+        FINE,
     )
 
 

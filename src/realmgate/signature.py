@@ -29,6 +29,12 @@ from realmgate.keys.material import VerificationKey
 if TYPE_CHECKING:
     from realmgate.jws import ParsedJWS
 
+NativeVerify: Callable[..., Prepared] | None
+try:
+    from realmgate._speedups import NativeVerify
+except ImportError:  # pragma: no cover - exercised where the extension is not built
+    NativeVerify = None
+
 __all__ = [
     "MIN_RSA_BITS",
     "SHA_BY_BITS",
@@ -201,12 +207,15 @@ def _check_family(key: VerificationKey, alg: str) -> None:
 
 def _prepared(alg: str, key: VerificationKey) -> Prepared | None:
     """A direct C call for the RSA, EdDSA and HMAC families; None for ECDSA, which converts
-    R || S to DER first and keeps its generic callable."""
+    R || S to DER first and keeps its generic callable. With the compiled module, RSA and
+    EdDSA get a ``NativeVerify`` (the closure below as a C object: no interpreter frame)."""
     family = alg[:2]
     if family in ("RS", "PS"):
         native = key.key.verify
         pad = padding.PKCS1v15() if family == "RS" else pss_padding(SHA_BY_BITS[int(alg[2:])])
         algorithm = SHA_BY_BITS[int(alg[2:])]
+        if NativeVerify is not None:
+            return NativeVerify(native, (pad, algorithm), InvalidSignature)
 
         def rsa(message: bytes, signature: bytes) -> bool:
             try:
@@ -218,6 +227,8 @@ def _prepared(alg: str, key: VerificationKey) -> Prepared | None:
         return rsa
     if alg == "EdDSA":
         eddsa = key.key.verify
+        if NativeVerify is not None:
+            return NativeVerify(eddsa, (), InvalidSignature, 64)
 
         def ed(message: bytes, signature: bytes) -> bool:
             if len(signature) != 64:

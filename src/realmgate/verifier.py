@@ -31,7 +31,7 @@ from realmgate.decision import Decision
 from realmgate.errors import ClaimRefused, InvalidToken, TokenRefused
 from realmgate.extract import extract_token
 from realmgate.jws import parse_compact
-from realmgate.lane import LaneState, after_front, fast_verify, state_for
+from realmgate.lane import UNHANDLED, LaneState, after_front, fast_verify, lane_entry, state_for
 from realmgate.mapping import IdentityMapper
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
@@ -147,6 +147,13 @@ class Verifier:
         default_issuer: str | None = None,
     ) -> Decision:
         """Verify ``token``; ``request`` (if given) is what the auth filters look at."""
+        if not explain:
+            # A token never seen, on a current lane: one C call (realmgate.lane).
+            front = lane_entry(self, token)
+            if type(front) is Decision:
+                return front
+            if front is not UNHANDLED:
+                return self._entered(token, request, default_issuer, front)
         if not explain and type(token) is str:
             cache = self.token_cache
             # A token the doorkeeper never marked cannot be cached: no 850-character hash.
@@ -175,6 +182,25 @@ class Verifier:
                     return after_front(self, lane[0], token, front)
         trace = Trace(TraceLevel.FULL if explain else self.trace_level)
         return self._run(token, request, None, None, default_issuer, trace, cache=not explain)
+
+    def _entered(
+        self,
+        token: str,
+        request: RequestInfo | None,
+        default_issuer: str | None,
+        front: tuple[Any, ...] | None,
+    ) -> Decision:
+        """What :func:`~realmgate.lane.lane_entry` answered other than a Decision: None (the
+        reference decides), (decision,) to log, or (snapshot, front) for after_front."""
+        if front is None:
+            trace = Trace(self.trace_level)
+            return self._run(token, request, None, None, default_issuer, trace, cache=True)
+        if len(front) == 1:
+            decision: Decision = front[0]
+            if log.isEnabledFor(FINE):
+                log_decision(decision)
+            return decision
+        return after_front(self, front[0], token, front[1])
 
     def verify_request(self, request: RequestInfo, *, explain: bool = False) -> Decision:
         """Find the token in ``request`` (as the definitions say) and verify it."""
