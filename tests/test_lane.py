@@ -181,9 +181,7 @@ def test_tokens_taking_turns_between_issuers_and_keys_each_get_their_own(
     """The lane remembers the last header, issuer and key answer: tokens that alternate
     between two keys and two issuers must each be checked against their own."""
     config, registry = world
-    (config.parent / "truststore" / "zos.pem").write_bytes(
-        pem_certificate(other_rsa_key, "ZOS")
-    )
+    (config.parent / "truststore" / "zos.pem").write_bytes(pem_certificate(other_rsa_key, "ZOS"))
     engine = Verifier(config, registry=registry)
     _warm(engine, rsa_key)
     assert engine.verify(services.token(other_rsa_key, "warm", kid="zos")).accepted
