@@ -137,7 +137,9 @@ def library_path(
         progress(f"round {round_no + 1}/{rounds}")
         for alg in algorithms:
             tokens, cases = plans[alg]
-            chunk = tokens[round_no * batch : (round_no + 1) * batch]
+            # Every case's input is made here, just before it is timed, as a server makes it
+            # from the request's bytes: the floor's split arguments and the others' str.
+            chunk = [received(t) for t in tokens[round_no * batch : (round_no + 1) * batch]]
             split, _ = floor_verifier(keys[alg])
             floor_items = [split(t) for t in chunk]
             items = {name: floor_items if name == FLOOR else chunk for name in cases}
@@ -147,6 +149,11 @@ def library_path(
                 result.per_round.append(value)
                 result.ratios.append(value / timings[FLOOR])
     return results
+
+
+def received(token: str) -> str:
+    """A new str equal to ``token``, as a server decodes it from a request's bytes."""
+    return token.encode("ascii").decode("ascii")
 
 
 def _check(alg: str, token: str, verify: Callable[[str], Any], cases: dict[str, Any]) -> None:

@@ -65,10 +65,14 @@ int init_claim_names(void);
 int claims_ok(PyObject *claims, double now, double skew, PyObject *max_age_obj, int check_aud,
               PyObject *expected, PyObject *required, double *exp_out);
 
-/* The mapping rule of a plain user name, or the first of ``order``: new references, or NULL
- * (none, or an error set). See _speedups_rules.c. */
-PyObject *plain_rule(PyObject *rules, PyObject *user, PyObject *realm, PyObject *any);
-PyObject *first_rule(PyObject *rules, PyObject *order);
+/* A RuleIndex's rule (and its local user) for a plain user name, or the first of
+ * ``order``: 1 (borrowed from the index), 0 (none), -1 (an error set). See
+ * _speedups_rules.c. */
+extern PyTypeObject RuleIndexType;
+int indexed_rule(PyObject *index, PyObject *user, PyObject *realm, PyObject *any,
+                 PyObject **rule, PyObject **local_user);
+int indexed_first_rule(PyObject *index, PyObject *order, PyObject **rule,
+                       PyObject **local_user);
 
 /* 1: token seen before; 0: marked now; -1: a bad state (see _speedups_doorkeeper.c). */
 int admit(PyObject *state, PyObject *token);
@@ -83,6 +87,7 @@ extern const char fast_verify_doc[];
 extern const char doorkeeper_admit_doc[];
 int init_lane_names(void);
 extern PyTypeObject NativeVerifyType;
+extern PyTypeObject FastMethodType;
 
 /* The lane's state tuple, as realmgate.lane.build_state makes it (read by lane_entry too). */
 enum { S_MAX_BYTES, S_HEADER_CACHE, S_ISSUERS, S_CLOCK, S_PARSED_TYPE, S_DECISION_TYPE,

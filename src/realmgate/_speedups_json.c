@@ -242,7 +242,11 @@ static PyObject *cached_name(const unsigned char *s, Py_ssize_t n) {
     name = PyUnicode_New(n, 127);
     if (name == NULL) return NULL;
     memcpy(PyUnicode_1BYTE_DATA(name), s, (size_t)n);
-    if (PyObject_Hash(name) == -1) {
+    /* Interned: "iss", "exp" ... are then the very objects the claim checks look up with,
+     * so each lookup matches on identity instead of comparing text. Only a cache miss pays
+     * for it, and a replaced slot's name leaves the interned table with its last reference. */
+    PyUnicode_InternInPlace(&name);
+    if (PyErr_Occurred()) {
         Py_DECREF(name);
         return NULL;
     }

@@ -16,7 +16,7 @@ enum { F_DEFINITION, F_CLIENT_ID, F_USER_CLAIM, F_REALM, F_REALM_CLAIM, F_REALM_
        F_CHECKER_CLOCK, F_SIZE };
 
 static PyObject *SOURCE_DEFINITION, *SOURCE_ISS, *LABEL, *LOCAL_USER, *FIND_KWNAMES, *STATUS_OK;
-static PyObject *FRESH, *RULES;
+static PyObject *FRESH, *INDEX;
 
 /* ``owner.fresh`` (mapping.IdentityMapper, revocation.RevocationChecker): (until, view). 1
  * and *view a new reference to it while clock() < until (lane_now when clock is the lane's
@@ -174,19 +174,28 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
         if (fresh_view(PyTuple_GET_ITEM(finish, F_MAPPER), PyTuple_GET_ITEM(finish, F_MAPPER_CLOCK),
                        PyTuple_GET_ITEM(state, S_CLOCK), now, &view)) {
             rules = PyTuple_GET_ITEM(view, 1);
-            PyObject *table = PyObject_GetAttr(rules, RULES);
+            /* mapping._Snapshot.index: the rules as a RuleIndex (None without one) */
+            PyObject *index = PyObject_GetAttr(rules, INDEX), *found_rule, *found_user;
             Py_ssize_t equals = PyUnicode_FindChar(user, '=', 0, PyUnicode_GET_LENGTH(user), 1);
-            if (table != NULL && equals == -1) {
-                owned_rule = plain_rule(table, user, realm, PyTuple_GET_ITEM(finish, F_ANY));
-            } else if (table != NULL && equals >= 0) { /* a DN: its suffixes too */
+            int got = -1;
+            if (index != NULL && Py_TYPE(index) == &RuleIndexType && equals == -1) {
+                got = indexed_rule(index, user, realm, PyTuple_GET_ITEM(finish, F_ANY),
+                                   &found_rule, &found_user);
+            } else if (index != NULL && Py_TYPE(index) == &RuleIndexType && equals >= 0) {
+                /* a DN: its suffixes too, in mapping.lookup_order's order */
                 PyObject *order =
                     PyObject_Vectorcall(PyTuple_GET_ITEM(finish, F_LOOKUP_ORDER), args, 2, NULL);
-                owned_rule = order ? first_rule(table, order) : NULL;
+                got = order ? indexed_first_rule(index, order, &found_rule, &found_user) : -1;
                 Py_XDECREF(order);
             }
-            Py_XDECREF(table);
-            if (owned_rule == NULL) goto done; /* not mapped: the Python stages explain */
+            if (got == 1) { /* owned before the index is let go */
+                owned_rule = Py_NewRef(found_rule);
+                mapped = Py_NewRef(found_user);
+            }
+            Py_XDECREF(index);
+            if (got != 1) goto done; /* not mapped, or no index: the Python stages explain */
             rule = owned_rule;
+            local_user = mapped;
         } else {
             found = PyObject_Vectorcall(match, args, 2, NULL);
             if (found == NULL || !PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 2)
@@ -194,10 +203,10 @@ static PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish
             rule = PyTuple_GET_ITEM(found, 0);
             rules = PyTuple_GET_ITEM(found, 1);
             if (rule == Py_None) goto done; /* not mapped: the Python stages explain */
+            mapped = PyObject_GetAttr(rule, LOCAL_USER);
+            if (mapped == NULL || !PyUnicode_CheckExact(mapped)) goto done;
+            local_user = mapped;
         }
-        mapped = PyObject_GetAttr(rule, LOCAL_USER);
-        if (mapped == NULL || !PyUnicode_CheckExact(mapped)) goto done;
-        local_user = mapped;
     }
 
     exp_obj = PyFloat_FromDouble(exp);
@@ -436,9 +445,9 @@ int init_lane_names(void) {
     STATUS_OK = PyLong_FromLong(200);
     FIND_KWNAMES = Py_BuildValue("(sss)", "jti", "subject", "kid");
     FRESH = PyUnicode_InternFromString("fresh");
-    RULES = PyUnicode_InternFromString("rules");
+    INDEX = PyUnicode_InternFromString("index");
     if (!SOURCE_DEFINITION || !SOURCE_ISS || !LABEL || !LOCAL_USER || !STATUS_OK ||
-        !FIND_KWNAMES || !FRESH || !RULES)
+        !FIND_KWNAMES || !FRESH || !INDEX)
         return -1;
     return 0;
 }

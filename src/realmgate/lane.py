@@ -51,11 +51,14 @@ lane_entry: Callable[[Any, object], Any]
 """``lane_entry(verifier, token)``: Verifier.verify's unique-token path in one call
 (``_speedups_entry.c``); :data:`UNHANDLED` when verify must take its usual way."""
 UNHANDLED: object
+FastMethod: Callable[[Callable[..., Any], str, str, type], Any] | None
+"""Verifier.verify's C wrapper for calls of exactly (verifier, token): see
+``_speedups_entry.c``; None without the compiled module."""
 try:
-    from realmgate._speedups import UNHANDLED, lane_entry
+    from realmgate._speedups import UNHANDLED, FastMethod, lane_entry
     from realmgate._speedups import fast_verify as _compiled
 except ImportError:  # pragma: no cover - exercised where the extension is not built
-    fast_verify = None
+    fast_verify = FastMethod = None
     UNHANDLED = object()
 
     def lane_entry(verifier: Any, token: object) -> Any:
@@ -66,6 +69,7 @@ else:
 
 __all__ = [
     "UNHANDLED",
+    "FastMethod",
     "LaneRecord",
     "after_front",
     "build_state",

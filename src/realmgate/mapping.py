@@ -51,6 +51,12 @@ from realmgate.errors import IdentityNotMapped, RegistryError
 from realmgate.registry.base import ANY, IdentityRegistry, MappingRule
 from realmgate.registry.dn import split_dn
 
+RuleIndex: type | None
+try:
+    from realmgate._speedups import RuleIndex
+except ImportError:  # pragma: no cover - exercised where the extension is not built
+    RuleIndex = None
+
 DEFAULT_REFRESH_INTERVAL = 0.25
 
 # Unique across mapper instances, so a cache keyed on a generation cannot confuse the
@@ -137,10 +143,18 @@ def _fold(value: str) -> str:
 
 
 class _Snapshot:
-    __slots__ = ("generation", "near", "rules")
+    __slots__ = ("generation", "index", "near", "rules")
 
     def __init__(self, rules: list[MappingRule], generation: int) -> None:
         self.rules: dict[_Key, MappingRule] = {(r.user, r.realm): r for r in rules}
+        self.index: object = None
+        """The rules as the C fast lane's table (``_speedups.RuleIndex``), or None: the
+        lane then leaves mapping to :meth:`IdentityMapper.match`."""
+        if RuleIndex is not None:
+            try:
+                self.index = RuleIndex(self.rules)
+            except (TypeError, AttributeError):  # not plain str filters: the reference maps
+                self.index = None
         self.generation = generation
         # Filters that differ only in case, surrounding spaces or a trailing '/': the
         # commonest reason an administrator's rule "does not work".

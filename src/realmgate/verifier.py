@@ -31,7 +31,15 @@ from realmgate.decision import Decision
 from realmgate.errors import ClaimRefused, InvalidToken, TokenRefused
 from realmgate.extract import extract_token
 from realmgate.jws import parse_compact
-from realmgate.lane import UNHANDLED, LaneState, after_front, fast_verify, lane_entry, state_for
+from realmgate.lane import (
+    UNHANDLED,
+    FastMethod,
+    LaneState,
+    after_front,
+    fast_verify,
+    lane_entry,
+    state_for,
+)
 from realmgate.mapping import IdentityMapper
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
@@ -154,6 +162,17 @@ class Verifier:
                 return front
             if front is not UNHANDLED:
                 return self._entered(token, request, default_issuer, front)
+        return self._verify_usual(token, request, explain, default_issuer)
+
+    def _verify_usual(
+        self,
+        token: str,
+        request: RequestInfo | None,
+        explain: bool,
+        default_issuer: str | None,
+    ) -> Decision:
+        """:meth:`verify` for what :func:`~realmgate.lane.lane_entry` left to it (a token
+        the cache may hold, a lane to remake, an explanation asked for, not a str)."""
         if not explain and type(token) is str:
             cache = self.token_cache
             # A token the doorkeeper never marked cannot be cached: no 850-character hash.
@@ -494,3 +513,10 @@ class Verifier:
 
 
 _Lane = tuple[Snapshot | None, VerifiedTokenCache | None, IdentityMapper | None, LaneState | None]
+
+if FastMethod is not None:
+    # verify(token) without an interpreter frame (_speedups_entry.c); every other call, and
+    # help() and inspect.signature, still reach the method above.
+    Verifier.verify = FastMethod(  # type: ignore[method-assign]
+        Verifier.verify, "_verify_usual", "_entered", Decision
+    )
