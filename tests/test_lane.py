@@ -5,6 +5,7 @@ must reach it as promptly as it reaches the reference."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -287,3 +288,38 @@ def test_an_accepted_token_is_logged_when_fine_logging_is_on(
     assert decision.accepted and _lane_decided(decision)
     assert [r.getMessage() for r in records] == ["accepted as 'ALICE01' via main"]  # once
     assert token.rsplit(".", 1)[1] not in str([vars(r) for r in records])
+
+
+def test_verify_answers_the_same_whatever_the_call_shape(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any
+) -> None:
+    """Verifier.verify is a C wrapper (FastMethod) for calls of exactly (verifier, token):
+    every other shape reaches the Python method, and the answers agree."""
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    calls = [
+        lambda t: engine.verify(t),
+        lambda t: Verifier.verify(engine, t),
+        lambda t: engine.verify(t, None),
+        lambda t: engine.verify(token=t),
+        lambda t: engine.verify(t, default_issuer=None),
+        lambda t: engine.verify(t, explain=False),
+    ]
+    for call in calls:
+        for subject, local in (("alice", "ALICE01"), ("zed", "ANYONE")):
+            token = services.token(rsa_key, subject)
+            first, again = call(token), call(token)
+            assert first.accepted and first.local_user == local, first.reason
+            assert again.accepted and again.local_user == local
+        assert call(services.token(rsa_key, issuer="https://nobody.test")).message_id
+        assert call("not.a.token").message_id is not None
+        assert call(b"bytes".decode() + ".x.y").message_id is not None
+    explained = engine.verify(services.token(rsa_key), explain=True)
+    assert explained.accepted and len(explained.trace) > 3
+    with pytest.raises(TypeError):
+        engine.verify()  # type: ignore[call-arg]
+    signature = inspect.signature(Verifier.verify)
+    assert list(signature.parameters) == ["self", "token", "request", "explain", "default_issuer"]
+    assert Verifier.verify.__doc__ and "Verify ``token``" in Verifier.verify.__doc__
+    assert Verifier.verify.__name__ == "verify"

@@ -92,16 +92,16 @@ PyObject *lane_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs) 
 /* verify(token) is how nearly every caller asks; as a Python method its frame and call cost
  * 0.2-0.3 us of the 4 us the verifier adds to an RS256 floor (benchmark machine,
  * 2026-12-04). FastMethod wraps the Python method: a call of exactly (verifier, token) asks
- * lane_entry, and hands what it cannot finish to the verifier's Python methods named at
- * construction (``usual(token, None, False, None)``, ``entered(token, None, None,
- * answer)``), which are what the Python verify calls for the same answers; any other call
- * goes to the Python method itself. A method descriptor: ``verifier.verify(token)`` calls it
- * with the verifier as first argument, without making a bound method. */
+ * lane_entry, and hands what it cannot finish to the functions given at construction,
+ * ``usual(verifier, token, None, False, None)`` and ``entered(verifier, token, None, None,
+ * answer)``: what the Python verify calls for the same answers. Any other call goes to the
+ * Python method itself. A method descriptor: ``verifier.verify(token)`` calls it with the
+ * verifier as first argument, without making a bound method. */
 typedef struct {
     PyObject_HEAD
     PyObject *function; /* the Python verify */
-    PyObject *usual;    /* name of the method for UNHANDLED */
-    PyObject *entered;  /* name of the method for the other answers */
+    PyObject *usual;    /* the function for UNHANDLED: usual(verifier, token, ...) */
+    PyObject *entered;  /* the function for the other answers */
     PyObject *decision; /* the Decision type */
     vectorcallfunc vectorcall;
 } FastMethod;
@@ -118,10 +118,10 @@ static PyObject *fastmethod_call(PyObject *callable, PyObject *const *args, size
     PyObject *result;
     if (answer == UNHANDLED) {
         PyObject *call[5] = {verifier, token, Py_None, Py_False, Py_None};
-        result = PyObject_VectorcallMethod(self->usual, call, 5, NULL);
+        result = PyObject_Vectorcall(self->usual, call, 5, NULL);
     } else {
         PyObject *call[5] = {verifier, token, Py_None, Py_None, answer};
-        result = PyObject_VectorcallMethod(self->entered, call, 5, NULL);
+        result = PyObject_Vectorcall(self->entered, call, 5, NULL);
     }
     Py_DECREF(answer);
     return result;
@@ -129,11 +129,11 @@ static PyObject *fastmethod_call(PyObject *callable, PyObject *const *args, size
 
 static PyObject *fastmethod_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *function, *usual, *entered, *decision;
-    if (!PyArg_ParseTuple(args, "OUUO!:FastMethod", &function, &usual, &entered, &PyType_Type,
+    if (!PyArg_ParseTuple(args, "OOOO!:FastMethod", &function, &usual, &entered, &PyType_Type,
                           &decision))
         return NULL;
-    if (!PyCallable_Check(function)) {
-        PyErr_SetString(PyExc_TypeError, "FastMethod: the function must be callable");
+    if (!PyCallable_Check(function) || !PyCallable_Check(usual) || !PyCallable_Check(entered)) {
+        PyErr_SetString(PyExc_TypeError, "FastMethod: the functions must be callable");
         return NULL;
     }
     FastMethod *self = (FastMethod *)type->tp_alloc(type, 0);
@@ -153,6 +153,8 @@ static PyObject *fastmethod_get(PyObject *self, PyObject *obj, PyObject *type) {
 
 static int fastmethod_traverse(FastMethod *self, visitproc visit, void *arg) {
     Py_VISIT(self->function);
+    Py_VISIT(self->usual);
+    Py_VISIT(self->entered);
     Py_VISIT(self->decision);
     return 0;
 }

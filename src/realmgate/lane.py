@@ -51,7 +51,7 @@ lane_entry: Callable[[Any, object], Any]
 """``lane_entry(verifier, token)``: Verifier.verify's unique-token path in one call
 (``_speedups_entry.c``); :data:`UNHANDLED` when verify must take its usual way."""
 UNHANDLED: object
-FastMethod: Callable[[Callable[..., Any], str, str, type], Any] | None
+FastMethod: Callable[[Callable[..., Any], Callable[..., Any], Callable[..., Any], type], Any] | None
 """Verifier.verify's C wrapper for calls of exactly (verifier, token): see
 ``_speedups_entry.c``; None without the compiled module."""
 try:

@@ -518,5 +518,5 @@ if FastMethod is not None:
     # verify(token) without an interpreter frame (_speedups_entry.c); every other call, and
     # help() and inspect.signature, still reach the method above.
     Verifier.verify = FastMethod(  # type: ignore[method-assign]
-        Verifier.verify, "_verify_usual", "_entered", Decision
+        Verifier.verify, Verifier._verify_usual, Verifier._entered, Decision
     )
