@@ -323,3 +323,32 @@ def test_verify_answers_the_same_whatever_the_call_shape(
     assert list(signature.parameters) == ["self", "token", "request", "explain", "default_issuer"]
     assert Verifier.verify.__doc__ and "Verify ``token``" in Verifier.verify.__doc__
     assert Verifier.verify.__name__ == "verify"
+
+
+def test_a_lane_made_while_the_configuration_changes_is_not_kept(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lane_entry trusts the lane it finds (only the cache is compared): a lane made from
+    the old snapshot while reload() ran must not stay."""
+    config, registry = world
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    made = verifier_module.state_for
+    reloaded: list[bool] = []
+
+    def state_for_during_reload(*args: Any) -> Any:
+        state = made(*args)
+        if not reloaded:
+            reloaded.append(True)
+            engine.reload(config)  # another thread's reload, between reading and writing
+        return state
+
+    engine.reload(config)
+    monkeypatch.setattr(verifier_module, "state_for", state_for_during_reload)
+    old_snapshot = engine.snapshot
+    assert engine.verify(services.token(rsa_key)).accepted
+    assert reloaded and engine.snapshot is not old_snapshot
+    assert engine._lane[0] is not old_snapshot  # reset, not the lane of the old snapshot
+    monkeypatch.setattr(verifier_module, "state_for", made)
+    assert engine.verify(services.token(rsa_key)).accepted
+    assert engine._lane[0] is engine.snapshot

@@ -100,9 +100,11 @@ class Verifier:
             limits.verified_cache_entries, limits.verified_cache_bytes
         )
         self._revocations: RevocationChecker | None = None
-        self._lane: _Lane = (None, None, None, None)
+        self._lane: _Lane = _NO_LANE
         """(snapshot, cache, mapper, the fast lane's state for them), remade when one of
-        them changes (the mapper: once the registry is opened)."""
+        them changes (the mapper: once the registry is opened). Whatever changes the
+        snapshot or the mapper resets it to ``_NO_LANE``; the cache, a public attribute,
+        lane_entry compares itself."""
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -132,6 +134,7 @@ class Verifier:
             )
         else:
             self.token_cache.clear()
+        self._lane = _NO_LANE  # lane_entry trusts a lane it finds: made again on next use
         return config
 
     @property
@@ -143,6 +146,7 @@ class Verifier:
                         cfg = self._snapshot.config
                         self._registry = open_registry(cfg.registry, Path(cfg.path).parent)
                     self._mapper = IdentityMapper(self._registry)
+                    self._lane = _NO_LANE
         return self._mapper
 
     # -- public verification API ---------------------------------------------------------
@@ -449,6 +453,10 @@ class Verifier:
         snapshot, cache, mapper = self._snapshot, self.token_cache, self._mapper
         state = None if fast_verify is None else state_for(self, snapshot, mapper)
         lane = self._lane = (snapshot, cache, mapper, state)
+        if self._snapshot is not snapshot or self._mapper is not mapper:
+            # reload() or the registry's opening ran meanwhile and reset the lane before this
+            # wrote it: lane_entry, which checks only the cache, must not find this one.
+            self._lane = _NO_LANE
         return lane
 
     def _fast(self, token: str, request: RequestInfo | None) -> Decision | None:
@@ -513,6 +521,7 @@ class Verifier:
 
 
 _Lane = tuple[Snapshot | None, VerifiedTokenCache | None, IdentityMapper | None, LaneState | None]
+_NO_LANE: _Lane = (None, None, None, None)
 
 if FastMethod is not None:
     # verify(token) without an interpreter frame (_speedups_entry.c); every other call, and
