@@ -17,6 +17,7 @@ setup(
                 "src/realmgate/_speedups_json.c",
                 "src/realmgate/_speedups_claims.c",
                 "src/realmgate/_speedups_lane.c",
+                "src/realmgate/_speedups_accept.c",
                 "src/realmgate/_speedups_rules.c",
                 "src/realmgate/_speedups_doorkeeper.c",
                 "src/realmgate/_speedups_native.c",

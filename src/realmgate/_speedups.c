@@ -23,6 +23,7 @@
  * Files: this one (the module, and the parts exposed for the differential tests and the
  * fuzzer), _speedups_split.c (split, base64url), _speedups_json.c (the JSON parser),
  * _speedups_claims.c (the claim checks), _speedups_lane.c (fast_verify),
+ * _speedups_accept.c (its stages after the claims),
  * _speedups_rules.c (RuleIndex, its mapping-rule table), _speedups_doorkeeper.c (the cache's
  * doorkeeper), _speedups_native.c (NativeVerify, the prepared signature check),
  * _speedups_entry.c (lane_entry, Verifier.verify's unique-token path); _speedups.h
@@ -137,7 +138,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         return NULL;
     }
     init_b64();
-    if (init_claim_names() < 0 || init_lane_names() < 0 || init_entry_names() < 0) return NULL;
+    if (init_claim_names() < 0 || init_accept_names() < 0 || init_entry_names() < 0) return NULL;
     if (PyType_Ready(&NativeVerifyType) < 0 || PyType_Ready(&FastMethodType) < 0 ||
         PyType_Ready(&RuleIndexType) < 0)
         return NULL;

@@ -5,6 +5,7 @@
  * _speedups_json.c: the strict JSON-object parser;
  * _speedups_claims.c: the claim checks of claims.compile_claims;
  * _speedups_lane.c: the fast lane (fast_verify);
+ * _speedups_accept.c: its stages after the claims (accept_token);
  * _speedups_rules.c: its identity-mapping rule lookups;
  * _speedups_doorkeeper.c: the verified-token cache's doorkeeper;
  * _speedups_native.c: NativeVerify, a prepared signature check as a C callable;
@@ -85,7 +86,25 @@ PyObject *doorkeeper_unseen(PyObject *module, PyObject *const *args, Py_ssize_t 
 extern const char doorkeeper_unseen_doc[];
 extern const char fast_verify_doc[];
 extern const char doorkeeper_admit_doc[];
-int init_lane_names(void);
+int init_accept_names(void);
+
+/* A new instance of a tuple subclass (ParsedJWS, Decision, LaneRecord) holding items,
+ * made as tuple.__new__(type, items) makes it (tuple_subtype_new: tp_alloc, then the items)
+ * without the two argument tuples of calling it. fast_verify checks type is a tuple
+ * subclass, which is always garbage-collected, so tp_alloc tracks it. */
+static inline PyObject *new_tuple_of(PyObject *type, PyObject *const *items, Py_ssize_t n) {
+    PyTypeObject *tuple_type = (PyTypeObject *)type;
+    PyObject *made = tuple_type->tp_alloc(tuple_type, n);
+    if (made == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(made, i, Py_NewRef(items[i]));
+    return made;
+}
+
+/* The stages after the claims for a token whose signature verified (_speedups_accept.c):
+ * a new Decision, or NULL (no exception left set) wherever the Python stages must decide. */
+PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish, PyObject *claims,
+                       PyObject *iss, PyObject *alg, PyObject *kid, PyObject *lookup,
+                       PyObject *failed, PyObject *key, double exp, double now);
 extern PyTypeObject NativeVerifyType;
 extern PyTypeObject FastMethodType;
 
