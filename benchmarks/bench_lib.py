@@ -4,8 +4,9 @@ libraries, in interleaved rounds, plus the verified-token cache hit.
 Every round gives each case a fresh batch of tokens never verified before (so realmgate's
 verified-token cache never answers: this is the unique-token path, cache insertion
 included), made in the round just before it is timed, as a server makes them from a
-request's bytes (:func:`received`; the floor's split arguments likewise). The batch is timed in slices of ``SLICE`` tokens, and the cases take turns slice
-by slice in a shuffled order, so that every case of a round runs under the same conditions:
+request's bytes (:func:`received`; the floor's split arguments likewise). The batch is
+timed in slices of ``SLICE`` tokens, and the cases take turns slice by slice in a shuffled
+order, so that every case of a round runs under the same conditions:
 this machine's speed drifts by tens of percent within a second (other jobs share it), which
 batches timed one after the other (300 tokens, 9 ms for RS256) did not cancel. A case's
 figure is the median over rounds of its µs per token; its ratio is the median of the
