@@ -2,7 +2,7 @@
 ``jti``, the realm, the identity mapping, and the accepted :class:`Decision` (kept in the
 verified-token cache when it may be).
 
-Both the reference pipeline (``Verifier._decide``) and the fast lane's hand-over
+Both the reference pipeline (``realmgate.reference.decide``) and the fast lane's hand-over
 (``realmgate.lane.after_front``) finish here, so a token gets the same answer whichever
 way it came. The C lane (``_speedups.c: accept_token``) does the same for the usual
 definitions and declines everything else to this module.

@@ -4,7 +4,7 @@
 signature and the claims of a token exactly as the pipeline's stages would for a token they
 accept, then (for the usual definitions) the revocation list, the realm and the identity
 mapping, and builds the accepted :class:`~realmgate.decision.Decision` itself. Anything
-else it declines: None (the reference pipeline, ``Verifier._decide``, then decides and
+else it declines: None (the reference pipeline, ``realmgate.reference.decide``, then decides and
 explains), or, once the signature is settled, the front half's values (the verifier's
 Python stages take over from there, so a signature is never verified twice).
 
@@ -224,7 +224,7 @@ def after_front(
     trace = Trace(verifier.trace_level)
     if trace.level and key is None:
         trace.records += (chosen_steps, 3, snapshot.selector, definition, iss)
-    elif trace.level:  # the records Verifier._decide writes for the same stages
+    elif trace.level:  # the records reference.decide writes for the same stages
         trace.records += (
             chosen_steps,
             3,

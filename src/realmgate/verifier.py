@@ -1,17 +1,19 @@
 """The engine: a token (and optionally its request) in, a :class:`Decision` out.
 
-Pipeline: extract → select → keys → jws → claims → mapping. Every stage raises a typed
-:class:`~realmgate.errors.TokenRefused` with a catalogue id, which ``realmgate.results``
-turns into a refusal Decision carrying what was known so far (definition, issuer, key
-id…) and the trace. The stages after the claims (revocation, replay, mapping, the accepted
-Decision) are ``realmgate.acceptance``.
+Pipeline: extract → select → keys → jws → claims → mapping, in ``realmgate.reference``.
+Every stage raises a typed :class:`~realmgate.errors.TokenRefused` with a catalogue id,
+which ``realmgate.results`` turns into a refusal Decision carrying what was known so far
+(definition, issuer, key id…) and the trace. The stages after the claims (revocation,
+replay, mapping, the accepted Decision) are ``realmgate.acceptance``; the verify API modes
+are ``realmgate.verify_modes``.
 
-Speed (issue 5, figures in ``benchmarks/results-2026-12-03.md``): a token already accepted
+Speed (issue 5, figures in ``benchmarks/results-2026-12-04b.md``): a token already accepted
 is answered from the verified-token cache (``realmgate.tokencache``) after the checks that
 keep that correct; a new one goes through the fast lane (``realmgate.lane``: its accept
-path in C), which hands anything it is not certain of to the stages here, run on the
-definition's compiled plan (``realmgate.compiled``) with passing stages recorded as lazy
-trace records, expanded only when ``Decision.trace`` is read.
+path in C, reached from ``verify(token)`` without an interpreter frame), which hands
+anything it is not certain of to the reference stages, run on the definition's compiled
+plan (``realmgate.compiled``) with passing stages recorded as lazy trace records, expanded
+only when ``Decision.trace`` is read.
 """
 
 from __future__ import annotations
@@ -23,14 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from realmgate.acceptance import accept, chosen_steps
-from realmgate.claims import check_claims, passed_steps
-from realmgate.compiled import check_signature, plan_for
 from realmgate.configmodel import ClientDefinition, Config
 from realmgate.decision import Decision
-from realmgate.errors import ClaimRefused, InvalidToken, TokenRefused
+from realmgate.errors import TokenRefused
 from realmgate.extract import extract_token
-from realmgate.jws import parse_compact
 from realmgate.lane import (
     UNHANDLED,
     FastMethod,
@@ -41,6 +39,7 @@ from realmgate.lane import (
     state_for,
 )
 from realmgate.mapping import IdentityMapper
+from realmgate.reference import decide, extract_first
 from realmgate.registry import IdentityRegistry, open_registry
 from realmgate.replay import MemoryReplayStore, ReplayStore
 from realmgate.request import RequestInfo
@@ -59,6 +58,7 @@ from realmgate.snapshot import Snapshot, build_snapshot
 from realmgate.tokencache import CacheEntry, VerifiedTokenCache, serve
 from realmgate.trace import Trace, TraceLevel
 from realmgate.tracespec import FINE
+from realmgate.verify_modes import VerifyModes
 
 if TYPE_CHECKING:
     from realmgate.modes import ApiModes, Plan
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["Verifier", "token_hash"]
 
 
-class Verifier:
+class Verifier(VerifyModes):
     """Verify tokens against a configuration.
 
     ``config`` is a :class:`~realmgate.configmodel.Config` or a path to a TOML file.
@@ -254,7 +254,7 @@ class Verifier:
                 trace.add("select", "filters", "fail", reasons=reasons)
                 raise TokenRefused("RG2004E", reasons="; ".join(reasons))
             locations = selector.locations if not reasons else selector.locations_of(accepted)
-            token, location = self._extract(request, locations, trace)
+            token, location = extract_first(request, locations, trace)
         except TokenRefused as exc:
             return refusal(exc, ctx, trace, None)
         # Every definition accepted the request: selection is unrestricted (None), which
@@ -287,77 +287,7 @@ class Verifier:
 
         return await run_inline(functools.partial(self.verify, token, request, explain=explain))
 
-    # -- the verify API modes (WebSphere's verifyJwt family; see realmgate.modes) ---------
-    def verify_jwt(
-        self, token: str, default_issuer: str | None = None, *, explain: bool = False
-    ) -> Decision:
-        """A definition chosen by issuer (``iss``, else ``default_issuer``); if none,
-        discovery, but only for issuers allowed by ``[discovery] allow``."""
-        return self._api("auto", token, default_issuer, None, explain)
-
-    def verify_jwt_using_discovery(
-        self, token: str, discovery_url: str | None = None, *, explain: bool = False
-    ) -> Decision:
-        """Discovery only: the URL derived from ``iss`` (allowed issuers only), or the given
-        ``discovery_url``, whose document must name the token's issuer."""
-        return self._api("discovery", token, None, discovery_url, explain)
-
-    def verify_jwt_using_config(
-        self, token: str, default_issuer: str | None = None, *, explain: bool = False
-    ) -> Decision:
-        """Configured definitions only, chosen by issuer (``use_issuer`` rules)."""
-        return self._api("config", token, default_issuer, None, explain)
-
-    def key_health(self) -> dict[str, list[dict[str, Any]]]:
-        """Health of every remote key document (JWKS, discovery): status fresh, stale,
-        degraded or failed, last success, last error, age; per definition id."""
-        return self._api_modes().health(self._snapshot)
-
-    def _api_modes(self) -> ApiModes:
-        if self._modes is None:
-            from realmgate.modes import ApiModes
-
-            with self._mapper_lock:
-                if self._modes is None:
-                    self._modes = ApiModes()
-        return self._modes
-
-    def _api(
-        self,
-        mode: str,
-        token: str,
-        default_issuer: str | None,
-        discovery_url: str | None,
-        explain: bool,
-    ) -> Decision:
-        modes = self._api_modes()
-        trace = Trace(TraceLevel.FULL if explain else self.trace_level)
-
-        def plan(snapshot: Snapshot, ctx: Known) -> Plan:
-            return modes.plan(mode, token, default_issuer, discovery_url, snapshot, trace, ctx)
-
-        return self._run(token, None, None, None, default_issuer, trace, plan)
-
     # -- the pipeline ----------------------------------------------------------------------
-    def _extract(
-        self, request: RequestInfo, locations: tuple[tuple[str, str | None], ...], trace: Trace
-    ) -> tuple[str, str]:
-        first_error: TokenRefused | None = None
-        for name, header in locations:
-            try:
-                token = extract_token(request, header)
-            except TokenRefused as exc:
-                trace.add("extract", name, "fail", reason=exc.text)
-                first_error = first_error or exc
-                continue
-            if token is not None:
-                trace.add("extract", name, "pass", length=len(token))
-                return token, name
-            trace.add("extract", name, "skip", reason="header absent")
-        if first_error is not None:
-            raise first_error
-        names = ", ".join(name for name, _ in locations)
-        raise InvalidToken("RG1001E", detail="looked in header(s) " + names)
 
     def _run(
         self,
@@ -377,77 +307,23 @@ class Verifier:
             if plan is not None:  # verify API modes: choose definition and keys first
                 snapshot, candidates = plan(snapshot, ctx)
                 cache = False  # a derived snapshot and another selection: never cached
-            decision = self._decide(
-                snapshot, token, request, location, candidates, default_issuer, trace, ctx, cache
+            decision = decide(
+                self,
+                snapshot,
+                token,
+                request,
+                location,
+                candidates,
+                default_issuer,
+                trace,
+                ctx,
+                cache,
             )
         except Exception as exc:
             return failed(exc, ctx, trace, token)
         if log_cache.get(FINE) is not False and log.isEnabledFor(FINE):
             log_decision(decision)
         return decision
-
-    def _decide(
-        self,
-        snapshot: Snapshot,
-        token: str,
-        request: RequestInfo | None,
-        location: str | None,
-        candidates: list[ClientDefinition] | None,
-        default_issuer: str | None,
-        trace: Trace,
-        ctx: Known,
-        cache: bool = False,
-    ) -> Decision:
-        parsed = parse_compact(token, snapshot.config.limits.max_token_bytes)
-        claims = parsed.claims
-        ctx.alg, ctx.key_id, ctx.claims = parsed.alg, parsed.kid, claims
-        level = trace.level
-        records = trace.records
-        full = level >= TraceLevel.FULL
-        if full:
-            trace.add("jws", "header", "info", header=dict(parsed.header))
-            trace.add("jws", "claims", "info", claims=dict(claims))
-        if parsed.ignored:
-            trace.add(
-                "jws",
-                "header",
-                "info",
-                ignored=list(parsed.ignored),
-                reason="key-locating headers are never trusted",
-            )
-
-        iss = claims.get("iss")
-        if iss is None:
-            if default_issuer is None:
-                raise TokenRefused("RG2002E")
-            iss = default_issuer
-            cache = False  # the answer depends on the caller's default, not the token alone
-            trace.add("select", "issuer", "info", default_issuer=iss)
-        elif type(iss) is not str:
-            raise ClaimRefused("RG4007E", claim="iss", detail=f"{type(iss).__name__}, not a string")
-        ctx.issuer = iss
-        selector = snapshot.selector
-        definition = None if full else selector.quick(iss, location, candidates)
-        if definition is None:
-            if candidates is not None:
-                candidates = selector.among(iss, candidates)
-            definition = selector.select(iss, request, location, trace, candidates)
-        elif level:
-            records += (chosen_steps, 3, selector, definition, iss)
-        ctx.client_id = definition.id
-        plan = snapshot.plans.get(definition.id)
-        if plan is None or plan.definition is not definition:
-            plan = plan_for(snapshot, definition)
-
-        key = check_signature(plan, snapshot, parsed, trace)
-        ctx.key_id = parsed.kid or key.label()
-        now = self._clock()
-        exp = plan.claims(claims, now)
-        if exp is None:  # not certainly valid: the reference decides, and explains
-            exp = check_claims(definition, claims, now, trace)
-        elif level:
-            records += (passed_steps, 3, definition, claims, now)
-        return accept(self, snapshot, plan, parsed, key, iss, exp, token, trace, ctx, cache)
 
     def _new_lane(self) -> _Lane:
         snapshot, cache, mapper = self._snapshot, self.token_cache, self._mapper
