@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,3 +353,37 @@ def test_a_lane_made_while_the_configuration_changes_is_not_kept(
     monkeypatch.setattr(verifier_module, "state_for", made)
     assert engine.verify(services.token(rsa_key)).accepted
     assert engine._lane[0] is engine.snapshot
+
+
+def test_threads_taking_turns_between_issuers_and_keys_each_get_their_own(
+    world: tuple[Path, SQLiteRegistry], rsa_key: Any, other_rsa_key: Any
+) -> None:
+    """What the lane remembers between tokens is shared by every thread of a verifier."""
+    config, registry = world
+    (config.parent / "truststore" / "zos.pem").write_bytes(pem_certificate(other_rsa_key, "ZOS"))
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(other_rsa_key, "warm", kid="zos")).accepted
+    cases = [
+        (key, kid, issuer, client)
+        for key, kid in ((rsa_key, "linux"), (other_rsa_key, "zos"))
+        for issuer, client in ((services.ISSUER, "main"), (services.OTHER_ISSUER, "other"))
+    ]
+    forged = services.token(other_rsa_key, "alice", kid="linux")
+    problems: list[str] = []
+
+    def run(offset: int) -> None:
+        for i in range(40):
+            key, kid, issuer, client = cases[(i + offset) % len(cases)]
+            decision = engine.verify(services.token(key, "alice", kid=kid, issuer=issuer))
+            if not (decision.accepted and decision.client_id == client and decision.key_id == kid):
+                problems.append(f"{kid} {client}: {decision.reason}")
+            if engine.verify(forged).accepted:
+                problems.append("a forged token was accepted")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not problems, problems[:3]
