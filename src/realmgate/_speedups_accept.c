@@ -10,24 +10,44 @@ enum { F_DEFINITION, F_CLIENT_ID, F_USER_CLAIM, F_REALM, F_REALM_CLAIM, F_REALM_
 static PyObject *SOURCE_DEFINITION, *SOURCE_ISS, *LABEL, *LOCAL_USER, *FIND_KWNAMES, *STATUS_OK;
 static PyObject *FRESH, *INDEX;
 
+/* Clocks read while accepting one token: a clock read a moment ago is not asked again
+ * (the lane's, and the registry's monotonic one the mapper and the revocation checker
+ * share). */
+typedef struct {
+    PyObject *clock[2];
+    double now[2];
+} Readings;
+
+/* What ``clock()`` reads, from ``readings`` when it was read for this token already. */
+static int read_clock(PyObject *clock, Readings *readings, double *now) {
+    for (int i = 0; i < 2; i++) {
+        if (readings->clock[i] == clock) {
+            *now = readings->now[i];
+            return 0;
+        }
+    }
+    PyObject *now_obj = PyObject_CallNoArgs(clock);
+    if (now_obj == NULL) return -1;
+    *now = PyFloat_AsDouble(now_obj);
+    Py_DECREF(now_obj);
+    if (*now == -1.0 && PyErr_Occurred()) return -1;
+    if (readings->clock[1] == NULL) {
+        readings->clock[1] = clock;
+        readings->now[1] = *now;
+    }
+    return 0;
+}
+
 /* ``owner.fresh`` (mapping.IdentityMapper, revocation.RevocationChecker): (until, view). 1
- * and *view a new reference to it while clock() < until (lane_now when clock is the lane's
- * own); 0 when the owner must be asked through its Python method (a refresh is due, the
- * registry is failing, anything odd). */
-static int fresh_view(PyObject *owner, PyObject *clock, PyObject *lane_clock, double lane_now,
-                      PyObject **view) {
+ * and *view a new reference to it while clock() < until; 0 when the owner must be asked
+ * through its Python method (a refresh is due, the registry is failing, anything odd). */
+static int fresh_view(PyObject *owner, PyObject *clock, Readings *readings, PyObject **view) {
     PyObject *fresh = PyObject_GetAttr(owner, FRESH);
     if (fresh == NULL || !PyTuple_CheckExact(fresh) || PyTuple_GET_SIZE(fresh) != 2) goto stale;
     double until = PyFloat_AsDouble(PyTuple_GET_ITEM(fresh, 0));
     if (until == -1.0 && PyErr_Occurred()) goto stale;
-    double now = lane_now; /* the same clock read a moment ago: not asked again */
-    if (clock != lane_clock) {
-        PyObject *now_obj = PyObject_CallNoArgs(clock);
-        if (now_obj == NULL) goto stale;
-        now = PyFloat_AsDouble(now_obj);
-        Py_DECREF(now_obj);
-    }
-    if ((now == -1.0 && PyErr_Occurred()) || !(now < until)) goto stale;
+    double now;
+    if (read_clock(clock, readings, &now) < 0 || !(now < until)) goto stale;
     *view = fresh;
     return 1;
 stale:
@@ -58,6 +78,7 @@ PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish,
     PyObject *result = NULL, *key_id = NULL, *found = NULL, *token_ref = NULL;
     PyObject *recorded = NULL, *exp_obj = NULL, *now_obj = NULL, *mapped = NULL;
     PyObject *owned_rule = NULL, *view = NULL; /* all NULL before the first goto done */
+    Readings readings = {{PyTuple_GET_ITEM(state, S_CLOCK), NULL}, {now, 0}};
     key_id = nonempty_str(kid) ? Py_NewRef(kid) : PyObject_CallMethodNoArgs(key, LABEL);
     if (key_id == NULL || !PyUnicode_CheckExact(key_id)) goto done;
 
@@ -65,7 +86,7 @@ PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish,
     if (find != Py_None) { /* the revocation list; an empty one answers without a call */
         int empty = 0;
         if (fresh_view(PyTuple_GET_ITEM(finish, F_CHECKER), PyTuple_GET_ITEM(finish, F_CHECKER_CLOCK),
-                       PyTuple_GET_ITEM(state, S_CLOCK), now, &view)) {
+                       &readings, &view)) {
             empty = PyTuple_GET_ITEM(view, 1) == Py_True;
             Py_CLEAR(view);
         }
@@ -98,7 +119,7 @@ PyObject *accept_token(PyObject *token, PyObject *state, PyObject *finish,
     if (match != Py_None) { /* IdentityMapper.match, from its snapshot while it is fresh */
         PyObject *args[2] = {user, realm};
         if (fresh_view(PyTuple_GET_ITEM(finish, F_MAPPER), PyTuple_GET_ITEM(finish, F_MAPPER_CLOCK),
-                       PyTuple_GET_ITEM(state, S_CLOCK), now, &view)) {
+                       &readings, &view)) {
             rules = PyTuple_GET_ITEM(view, 1);
             /* mapping._Snapshot.index: the rules as a RuleIndex (None without one) */
             PyObject *index = PyObject_GetAttr(rules, INDEX), *found_rule, *found_user;
