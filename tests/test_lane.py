@@ -61,6 +61,14 @@ def _warm(engine: Verifier, rsa_key: Any) -> None:
     assert engine.verify(services.token(rsa_key, "warm")).accepted
 
 
+def _on_the_lane(config: Path, registry: SQLiteRegistry, rsa_key: Any) -> Verifier:
+    """A verifier whose lane is made with the mapper: the next new token takes it."""
+    engine = Verifier(config, registry=registry)
+    _warm(engine, rsa_key)
+    assert engine.verify(services.token(rsa_key)).accepted
+    return engine
+
+
 def _reference(config: Path, registry: SQLiteRegistry, monkeypatch: pytest.MonkeyPatch) -> Any:
     def verify(token: str) -> Decision:
         with monkeypatch.context() as patch:
@@ -223,9 +231,7 @@ def test_verify_takes_its_usual_way_whenever_the_entry_cannot_decide(
     world: tuple[Path, SQLiteRegistry], rsa_key: Any
 ) -> None:
     config, registry = world
-    engine = Verifier(config, registry=registry)
-    _warm(engine, rsa_key)
-    assert engine.verify(services.token(rsa_key)).accepted  # the lane, made with the mapper
+    engine = _on_the_lane(config, registry, rsa_key)
     token = services.token(rsa_key)
     assert lane_entry(engine, token.encode()) is UNHANDLED  # not a str
     first = lane_entry(engine, token)
@@ -245,9 +251,7 @@ def test_the_entry_hands_what_it_cannot_finish_to_the_python_stages(
     world: tuple[Path, SQLiteRegistry], rsa_key: Any
 ) -> None:
     config, registry = world
-    engine = Verifier(config, registry=registry)
-    _warm(engine, rsa_key)
-    assert engine.verify(services.token(rsa_key)).accepted  # the lane, made with the mapper
+    engine = _on_the_lane(config, registry, rsa_key)
     registry.remove("alice", "R")
     registry.remove("*", "R")
     engine.mapper.refresh()

@@ -37,15 +37,25 @@ static unsigned char *bitmap(PyObject *state, Py_ssize_t *size) {
     return (unsigned char *)PyByteArray_AS_STRING(state);
 }
 
+/* The token's byte and bit mask in the bitmap of ``state`` (bytes, size as bitmap gives
+ * them); 0, or -1 on a bad state or an error. */
+static int token_place(PyObject *state, PyObject *token, unsigned char **bytes,
+                       Py_ssize_t *size, unsigned char **byte, unsigned char *mask) {
+    *bytes = bitmap(state, size);
+    if (*bytes == NULL) return -1;
+    Py_ssize_t bit = token_bit(token, (size_t)*size * 8);
+    if (bit < 0) return -1;
+    *byte = *bytes + 8 + (bit >> 3);
+    *mask = (unsigned char)(1u << (bit & 7));
+    return 0;
+}
+
 /* realmgate.doorkeeper's admit on its state: 1 when the token was seen before, 0 when it is
  * marked now, -1 on a bad state or an error. */
 int admit(PyObject *state, PyObject *token) {
+    unsigned char *bytes, *byte, mask;
     Py_ssize_t size;
-    unsigned char *bytes = bitmap(state, &size);
-    if (bytes == NULL) return -1;
-    Py_ssize_t bit = token_bit(token, (size_t)size * 8);
-    if (bit < 0) return -1;
-    unsigned char *byte = bytes + 8 + (bit >> 3), mask = (unsigned char)(1u << (bit & 7));
+    if (token_place(state, token, &bytes, &size, &byte, &mask) < 0) return -1;
     if (*byte & mask) return 1;
     uint32_t count, reset;
     memcpy(&count, bytes, 4); /* little-endian: checked at import */
@@ -62,12 +72,10 @@ int admit(PyObject *state, PyObject *token) {
 /* 1 when the doorkeeper certainly has not marked token since its bitmap last started over;
  * 0 when it may have; -1 on a bad state or an error. */
 int unseen(PyObject *state, PyObject *token) {
+    unsigned char *bytes, *byte, mask;
     Py_ssize_t size;
-    unsigned char *bytes = bitmap(state, &size);
-    if (bytes == NULL) return -1;
-    Py_ssize_t bit = token_bit(token, (size_t)size * 8);
-    if (bit < 0) return -1;
-    return !(bytes[8 + (bit >> 3)] & (1u << (bit & 7)));
+    if (token_place(state, token, &bytes, &size, &byte, &mask) < 0) return -1;
+    return !(*byte & mask);
 }
 
 const char doorkeeper_admit_doc[] =

@@ -9,9 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from realmgate.configmodel import ClientDefinition
 from realmgate.decision import Decision
-from realmgate.request import RequestInfo
 from realmgate.results import Known
 from realmgate.snapshot import Snapshot
 from realmgate.trace import Trace, TraceLevel
@@ -30,20 +28,8 @@ class VerifyModes:
     _mapper_lock: threading.Lock
     trace_level: TraceLevel
 
-    if TYPE_CHECKING:
-
-        def _run(
-            self,
-            token: str,
-            request: RequestInfo | None,
-            location: str | None,
-            candidates: list[ClientDefinition] | None,
-            default_issuer: str | None,
-            trace: Trace,
-            plan: Callable[[Snapshot, Known], Plan] | None = None,
-            *,
-            cache: bool = False,
-        ) -> Decision: ...
+    _run: Callable[..., Decision]
+    """Verifier._run: the pipeline, given a plan that chooses the definition and keys."""
 
     def verify_jwt(
         self, token: str, default_issuer: str | None = None, *, explain: bool = False
